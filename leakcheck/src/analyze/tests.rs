@@ -1,0 +1,217 @@
+//! The analyzer on synthetic series: each pattern is driven round by round the way the harness
+//! drives a real body, so these tests exercise the same stopping rule.
+
+use super::*;
+
+const PLAN: Plan = Plan { first: 8, max: 64 };
+
+/// Feeds `f(i)` (i = 0 is the baseline) round by round until the heap is decided.
+fn run_heap(f: impl Fn(usize) -> (u64, u64)) -> (HeapFinding, usize) {
+    let mut bytes = vec![f(0).0];
+    let mut blocks = vec![f(0).1];
+    let mut n = 0;
+    loop {
+        let end = PLAN.next_end(n).expect("decided before the plan ran out");
+        for i in n + 1..=end {
+            let (b, k) = f(i);
+            bytes.push(b);
+            blocks.push(k);
+        }
+        n = end;
+        if let Assessment::Decided(finding) = heap(&bytes, &blocks, &PLAN) {
+            return (finding, n);
+        }
+    }
+}
+
+fn run_count(f: impl Fn(usize) -> u32) -> (CountFinding, usize) {
+    let mut counts = vec![f(0)];
+    let mut n = 0;
+    loop {
+        let end = PLAN.next_end(n).expect("decided before the plan ran out");
+        counts.extend((n + 1..=end).map(&f));
+        n = end;
+        if let Assessment::Decided(finding) = count(&counts, &PLAN, "threads") {
+            return (finding, n);
+        }
+    }
+}
+
+/// A deterministic generator, so that noisy cases are reproducible.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, bound: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % bound
+    }
+}
+
+#[test]
+fn round_ends_double_up_to_the_maximum() {
+    assert_eq!(PLAN.round_ends().collect::<Vec<_>>(), [8, 16, 32, 64]);
+    let odd = Plan { first: 10, max: 50 };
+    assert_eq!(odd.round_ends().collect::<Vec<_>>(), [10, 20, 40, 50]);
+    let single = Plan { first: 5, max: 5 };
+    assert_eq!(single.round_ends().collect::<Vec<_>>(), [5]);
+    assert_eq!(PLAN.next_end(8), Some(16));
+    assert_eq!(PLAN.next_end(64), None);
+}
+
+#[test]
+fn flat_heap_is_clean_after_the_first_round() {
+    let (f, runs) = run_heap(|_| (10_000, 40));
+    assert_eq!((f.verdict, runs), (Verdict::Clean, 8));
+    assert_eq!(f.bytes_per_iteration, 0.0);
+}
+
+#[test]
+fn one_small_block_per_iteration_is_a_leak() {
+    let (f, runs) = run_heap(|i| (10_000 + i as u64, 40 + i as u64));
+    assert_eq!((f.verdict, runs), (Verdict::Leak, 64), "{}", f.evidence);
+    assert_eq!(f.bytes_per_iteration, 1.0);
+    assert_eq!(f.blocks_per_iteration, 1.0);
+}
+
+#[test]
+fn intermittent_leaks_are_leaks() {
+    for period in 2..=6 {
+        for phase in 0..period {
+            let (f, _) = run_heap(|i| {
+                let leaks = ((i + phase) / period) as u64;
+                (10_000 + 4096 * leaks, 40 + leaks)
+            });
+            assert_eq!(f.verdict, Verdict::Leak, "period {period} phase {phase}");
+        }
+    }
+}
+
+#[test]
+fn a_leak_under_a_sawtooth_is_a_leak() {
+    for period in 2..=6 {
+        let (f, _) = run_heap(|i| {
+            let tooth = (i % period) as u64 * 1000;
+            (
+                10_000 + tooth + 64 * i as u64,
+                40 + (i % period) as u64 + i as u64,
+            )
+        });
+        assert_eq!(f.verdict, Verdict::Leak, "period {period}");
+    }
+}
+
+#[test]
+fn sawtooth_and_oscillating_buffers_are_clean() {
+    for period in 2..=8 {
+        for phase in 0..period {
+            let (f, runs) = run_heap(|i| {
+                let tooth = ((i + phase) % period) as u64;
+                (10_000 + tooth * 512, 40 + tooth)
+            });
+            assert_eq!(f.verdict, Verdict::Clean, "period {period} phase {phase}");
+            assert!(
+                runs <= 16,
+                "period {period} phase {phase}: {runs} iterations"
+            );
+        }
+    }
+}
+
+#[test]
+fn bounded_caches_that_fill_then_plateau_are_clean() {
+    for fill in 1..=16 {
+        let (f, _) = run_heap(|i| {
+            let entries = i.min(fill) as u64;
+            (10_000 + 100 * entries, 40 + entries)
+        });
+        assert_eq!(f.verdict, Verdict::Clean, "fills in {fill}: {}", f.evidence);
+    }
+}
+
+#[test]
+fn a_lazy_one_time_step_is_clean() {
+    for at in 1..=8 {
+        let (f, _) = run_heap(|i| if i >= at { (20_000, 50) } else { (10_000, 40) });
+        assert_eq!(f.verdict, Verdict::Clean, "step at {at}");
+    }
+}
+
+#[test]
+fn amortized_vec_growth_is_a_leak() {
+    // A global Vec<u64> that gets one element per iteration: live bytes only move when the
+    // capacity doubles (4, 8, 16, ... elements). Each doubling round sees one.
+    for already in 2..=4usize {
+        let (f, _) = run_heap(|i| {
+            let len = already + i;
+            let cap = len.next_power_of_two().max(4) as u64;
+            (10_000 + 8 * cap, 41)
+        });
+        assert_eq!(f.verdict, Verdict::Leak, "starting at {already} elements");
+    }
+}
+
+#[test]
+fn bounded_random_noise_is_never_a_leak() {
+    let mut rng = Lcg(7);
+    let mut verdicts = [0usize; 3];
+    for _ in 0..2000 {
+        let noise: Vec<(u64, u64)> = (0..=64)
+            .map(|_| (10_000 + rng.next(4096), 40 + rng.next(8)))
+            .collect();
+        let (f, _) = run_heap(|i| noise[i]);
+        verdicts[f.verdict as usize] += 1;
+    }
+    assert_eq!(verdicts, [2000, 0, 0], "clean, suspicious, leak");
+}
+
+#[test]
+fn a_leak_under_random_noise_is_a_leak() {
+    let mut rng = Lcg(11);
+    let mut verdicts = [0usize; 3];
+    for _ in 0..2000 {
+        let noise: Vec<u64> = (0..=64).map(|_| rng.next(1024)).collect();
+        let (f, _) = run_heap(|i| (10_000 + 64 * i as u64 + noise[i], 40));
+        verdicts[f.verdict as usize] += 1;
+    }
+    assert_eq!(verdicts, [0, 0, 2000], "clean, suspicious, leak");
+}
+
+#[test]
+fn steady_thread_growth_is_a_leak_in_the_first_round() {
+    let (f, runs) = run_count(|i| 2 + i as u32);
+    assert_eq!((f.verdict, runs), (Verdict::Leak, 8));
+    assert_eq!(f.net, 8);
+    assert_eq!(f.increased_in, (1..=8).collect::<Vec<_>>());
+}
+
+#[test]
+fn every_other_iteration_thread_growth_is_a_leak() {
+    let (f, _) = run_count(|i| 2 + (i / 2) as u32);
+    assert_eq!(f.verdict, Verdict::Leak);
+}
+
+#[test]
+fn a_single_persistent_step_is_suspicious_after_a_confirming_round() {
+    let (f, runs) = run_count(|i| if i >= 3 { 6 } else { 2 });
+    assert_eq!((f.verdict, runs), (Verdict::Suspicious, 16));
+    assert_eq!(f.increased_in, [3]);
+}
+
+#[test]
+fn a_transient_increase_is_clean() {
+    let (f, runs) = run_count(|i| if i == 4 { 3 } else { 2 });
+    assert_eq!((f.verdict, runs), (Verdict::Clean, 8));
+    let (f, _) = run_count(|_| 2);
+    assert_eq!(f.verdict, Verdict::Clean);
+}
+
+#[test]
+fn unconfirmed_findings_are_suspicious() {
+    let h = heap_unconfirmed(&[0, 8, 16], &[0, 1, 2]);
+    assert_eq!(h.verdict, Verdict::Suspicious);
+    assert_eq!(h.bytes_per_iteration, 8.0);
+    let c = count_unconfirmed(&[2, 3, 3], "fds");
+    assert_eq!((c.verdict, c.net), (Verdict::Suspicious, 1));
+}

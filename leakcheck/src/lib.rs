@@ -1,0 +1,108 @@
+//! Leak-checked tests for Rust, in ordinary `cargo test`.
+//!
+//! Install the counting allocator once per test crate and write `#[leak_test]` instead of
+//! `#[test]`. The body runs a few warmup iterations, then measured ones; after each, the harness
+//! snapshots live heap bytes and blocks, live threads and open file descriptors, and the test
+//! fails when one of them grows persistently — with a report that says what grew, by how much per
+//! iteration, and which threads and fds were left behind.
+//!
+//! ```no_run
+//! // tests/cache.rs
+//! leakcheck::global_allocator!();
+//!
+//! use leakcheck::leak_test;
+//!
+//! #[leak_test]
+//! fn cache_does_not_leak() {
+//!     let mut cache = std::collections::HashMap::new();
+//!     cache.insert("key", vec![1, 2, 3]);
+//! }
+//!
+//! #[leak_test(iterations = 16, warmup = 4)]
+//! fn parses() -> Result<(), std::num::ParseIntError> {
+//!     let n: u32 = "42".parse()?;
+//!     assert_eq!(n, 42);
+//!     Ok(())
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! Each `#[leak_test]` runs in a process of its own: under `cargo nextest` (one process per test)
+//! in place, under `cargo test` in a child process of the test binary. The same check is
+//! available as a function for other harnesses, see [`Check`]:
+//!
+//! ```
+//! leakcheck::global_allocator!();
+//!
+//! fn main() {
+//!     let mut registry = Vec::new();
+//!     let report = leakcheck::Check::new().run(|| registry.push(vec![0u8; 64]));
+//!     assert!(report.is_leak(), "{report}");
+//!     assert_eq!(report.heap.blocks_per_iteration, 1.0);
+//! }
+//! ```
+//!
+//! How verdicts are reached, the options and the environment variables are described in the
+//! README of the repository.
+
+mod alloc;
+mod analyze;
+mod config;
+mod entry;
+mod isolate;
+mod report;
+mod run;
+mod snapshot;
+
+pub use alloc::{counters, is_installed, Counters, CountingAlloc};
+pub use analyze::{CountFinding, HeapFinding, Plan, Verdict};
+pub use config::{env, Config, ConfigError, Options};
+pub use leakcheck_macros::leak_test;
+pub use report::{Report, TestId};
+pub use run::Check;
+pub use snapshot::{FdInfo, FdKind, Sample, ThreadInfo};
+
+/// Installs the counting allocator as this binary's global allocator.
+///
+/// `global_allocator!()` counts over [`std::alloc::System`]; `global_allocator!(EXPR)` counts
+/// over any other [`GlobalAlloc`](std::alloc::GlobalAlloc) value, such as a jemalloc or mimalloc
+/// instance or a `static` of your own (reached through one indirect call).
+///
+/// ```
+/// leakcheck::global_allocator!();
+/// # fn main() { assert!(leakcheck::is_installed()); }
+/// ```
+///
+/// ```
+/// struct MyAlloc;
+/// unsafe impl std::alloc::GlobalAlloc for MyAlloc {
+///     unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 { unsafe { std::alloc::System.alloc(l) } }
+///     unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) { unsafe { std::alloc::System.dealloc(p, l) } }
+/// }
+/// leakcheck::global_allocator!(MyAlloc);
+/// # fn main() { assert!(leakcheck::is_installed()); }
+/// ```
+#[macro_export]
+macro_rules! global_allocator {
+    () => {
+        #[global_allocator]
+        static LEAKCHECK_GLOBAL_ALLOCATOR: $crate::CountingAlloc = $crate::CountingAlloc::system();
+    };
+    ($inner:expr $(,)?) => {
+        #[global_allocator]
+        static LEAKCHECK_GLOBAL_ALLOCATOR: $crate::CountingAlloc<$crate::__private::StaticAlloc> =
+            $crate::CountingAlloc::new($crate::__private::StaticAlloc(&$inner));
+    };
+}
+
+/// What `#[leak_test]` and `global_allocator!` expand to. Not a public API: it may change in
+/// any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::alloc::StaticAlloc;
+    pub use crate::config::Options;
+    pub use crate::entry::{run_test, BodyResult, TestMeta};
+}
+
+#[cfg(test)]
+global_allocator!();

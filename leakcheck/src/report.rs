@@ -1,0 +1,323 @@
+//! The result of a check: verdicts with evidence, the series, and what was left behind.
+//!
+//! [`Report`] is what the function API returns, what an isolated test's child process hands back
+//! to its parent (as JSON), and what a failing test prints (its `Display`).
+
+use crate::analyze::{CountFinding, HeapFinding, Verdict};
+use crate::snapshot::{FdInfo, FdKind, Sample, ThreadInfo};
+use serde::{Deserialize, Serialize};
+use std::fmt::{self, Write as _};
+
+/// Which test a report is about.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestId {
+    /// The name libtest knows the test by (module path without the crate, then the fn name).
+    pub name: String,
+    /// `module_path!()` where the test was written.
+    pub module_path: String,
+    /// Source file of the test.
+    pub file: String,
+    /// Line of the test function.
+    pub line: u32,
+}
+
+impl TestId {
+    /// A test known by `name` only (checks run through the function API).
+    pub fn named(name: String) -> Self {
+        TestId {
+            name,
+            ..TestId::default()
+        }
+    }
+
+    /// The identity of a test function written at `module_path`/`fn_name`.
+    pub fn of_fn(module_path: &str, fn_name: &str, file: &str, line: u32) -> Self {
+        // libtest names a test by its path inside the crate: drop the crate's own name.
+        let name = match module_path.split_once("::") {
+            Some((_crate, inner)) => format!("{inner}::{fn_name}"),
+            None => fn_name.to_owned(),
+        };
+        TestId {
+            name,
+            module_path: module_path.to_owned(),
+            file: file.to_owned(),
+            line,
+        }
+    }
+}
+
+/// What a check found. `Display` renders the human report a failing test prints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The test or check this is about, when known.
+    pub test: Option<TestId>,
+    /// The worst verdict of the three resources.
+    pub verdict: Verdict,
+    /// Live heap bytes and blocks.
+    pub heap: HeapFinding,
+    /// Live threads.
+    pub threads: CountFinding,
+    /// Open file descriptors.
+    pub fds: CountFinding,
+    /// Warmup iterations run before the baseline.
+    pub warmup: usize,
+    /// Measured iterations after the baseline.
+    pub measured: usize,
+    /// The baseline (index 0) and one snapshot per measured iteration.
+    pub samples: Vec<Sample>,
+    /// Threads alive at the end that were not alive at the baseline.
+    pub new_threads: Vec<ThreadInfo>,
+    /// File descriptors open at the end that were not open at the baseline.
+    pub new_fds: Vec<FdInfo>,
+    /// Anything the reader should know about how the numbers were taken.
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    /// True when some resource leaked.
+    pub fn is_leak(&self) -> bool {
+        self.verdict == Verdict::Leak
+    }
+
+    /// True when every resource is clean (not even suspicious).
+    pub fn is_clean(&self) -> bool {
+        self.verdict == Verdict::Clean
+    }
+
+    /// Panics with the full report when some resource leaked. Suspicious findings pass.
+    #[track_caller]
+    pub fn assert_no_leak(&self) {
+        if self.is_leak() {
+            panic!("{self}");
+        }
+    }
+
+    /// Total body runs: warmup plus measured iterations.
+    pub fn body_runs(&self) -> usize {
+        self.warmup + self.measured
+    }
+
+    /// Mean allocations per measured iteration.
+    pub fn allocations_per_iteration(&self) -> f64 {
+        self.mean(|s| s.allocations)
+    }
+
+    /// Mean bytes allocated per measured iteration.
+    pub fn bytes_allocated_per_iteration(&self) -> f64 {
+        self.mean(|s| s.bytes_allocated)
+    }
+
+    fn mean(&self, pick: impl Fn(&Sample) -> u64) -> f64 {
+        let measured = self.samples.get(1..).unwrap_or_default();
+        if measured.is_empty() {
+            return 0.0;
+        }
+        measured.iter().map(|s| pick(s) as f64).sum::<f64>() / measured.len() as f64
+    }
+
+    /// One line: the verdict per resource and the iteration counts.
+    pub fn summary(&self) -> String {
+        format!(
+            "leakcheck: {}{} — heap {} ({:+.1} B, {:+.2} blocks/iter), threads {} ({:+}), fds {} ({:+}); {} warmup + {} measured iterations",
+            self.test
+                .as_ref()
+                .map(|t| format!("`{}` ", t.name))
+                .unwrap_or_default(),
+            self.verdict,
+            self.heap.verdict,
+            self.heap.bytes_per_iteration,
+            self.heap.blocks_per_iteration,
+            self.threads.verdict,
+            self.threads.net,
+            self.fds.verdict,
+            self.fds.net,
+            self.warmup,
+            self.measured,
+        )
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let leaked: Vec<&str> = [
+            (self.heap.verdict, "heap"),
+            (self.threads.verdict, "threads"),
+            (self.fds.verdict, "file descriptors"),
+        ]
+        .iter()
+        .filter(|(v, _)| *v == Verdict::Leak)
+        .map(|(_, what)| *what)
+        .collect();
+        let name = self
+            .test
+            .as_ref()
+            .map(|t| format!("`{}` ", t.name))
+            .unwrap_or_default();
+        if leaked.is_empty() {
+            writeln!(f, "leakcheck: {name}{}", self.verdict)?;
+        } else {
+            writeln!(f, "leakcheck: {name}leaked {}", leaked.join(", "))?;
+        }
+        if let Some(t) = self.test.as_ref().filter(|t| !t.file.is_empty()) {
+            writeln!(f, "  test at {}:{}", t.file, t.line)?;
+        }
+        writeln!(
+            f,
+            "  {} warmup + {} measured iterations",
+            self.warmup, self.measured
+        )?;
+
+        let heap = &self.heap;
+        writeln!(
+            f,
+            "  heap     {:<10} {} per iteration: {}",
+            heap.verdict.to_string(),
+            per_iteration_bytes(heap.bytes_per_iteration, heap.blocks_per_iteration),
+            heap.evidence
+        )?;
+        if heap.verdict != Verdict::Clean {
+            writeln!(
+                f,
+                "           live bytes after each iteration:  {}",
+                series(&self.samples, |s| s.live_bytes)
+            )?;
+            writeln!(
+                f,
+                "           live blocks after each iteration: {}",
+                series(&self.samples, |s| s.live_blocks)
+            )?;
+        }
+        for (label, finding, pick) in [
+            (
+                "threads",
+                &self.threads,
+                (|s: &Sample| s.threads) as fn(&Sample) -> Option<u32>,
+            ),
+            ("fds", &self.fds, |s: &Sample| s.fds),
+        ] {
+            writeln!(
+                f,
+                "  {label:<8} {:<10} {:+} ({:+.2} per iteration): {}",
+                finding.verdict.to_string(),
+                finding.net,
+                finding.per_iteration,
+                finding.evidence
+            )?;
+            if finding.verdict != Verdict::Clean && finding.observed {
+                writeln!(
+                    f,
+                    "           count after each iteration: {}",
+                    series(&self.samples, |s| u64::from(pick(s).unwrap_or(0)))
+                )?;
+            }
+        }
+        if !self.new_threads.is_empty() {
+            writeln!(f, "  threads still alive that were not at the baseline:")?;
+            for t in self.new_threads.iter().take(MAX_LISTED) {
+                let name = if t.name.is_empty() {
+                    "<unnamed>"
+                } else {
+                    &t.name
+                };
+                writeln!(f, "    tid {:<8} {:<16} {}", t.tid, name, t.state)?;
+            }
+            more(f, self.new_threads.len())?;
+        }
+        if !self.new_fds.is_empty() {
+            writeln!(
+                f,
+                "  file descriptors still open that were not at the baseline:"
+            )?;
+            for d in self.new_fds.iter().take(MAX_LISTED) {
+                writeln!(
+                    f,
+                    "    fd {:<4} {:<10} {}",
+                    d.fd,
+                    kind_name(d.kind),
+                    d.target
+                )?;
+            }
+            more(f, self.new_fds.len())?;
+        }
+        writeln!(
+            f,
+            "  allocations per iteration: {:.1} ({:.0} B)",
+            self.allocations_per_iteration(),
+            self.bytes_allocated_per_iteration()
+        )?;
+        for note in &self.notes {
+            writeln!(f, "  note: {note}")?;
+        }
+        Ok(())
+    }
+}
+
+const MAX_LISTED: usize = 20;
+
+fn more(f: &mut fmt::Formatter<'_>, total: usize) -> fmt::Result {
+    if total > MAX_LISTED {
+        writeln!(f, "    ... and {} more", total - MAX_LISTED)?;
+    }
+    Ok(())
+}
+
+fn kind_name(kind: FdKind) -> &'static str {
+    match kind {
+        FdKind::File => "file",
+        FdKind::Socket => "socket",
+        FdKind::Pipe => "pipe",
+        FdKind::AnonInode => "anon inode",
+        FdKind::Other => "other",
+    }
+}
+
+fn per_iteration_bytes(bytes: f64, blocks: f64) -> String {
+    format!("{bytes:+.1} B / {blocks:+.2} blocks")
+}
+
+/// The first values of a series, then an ellipsis and the last one.
+fn series(samples: &[Sample], pick: impl Fn(&Sample) -> u64) -> String {
+    const SHOWN: usize = 12;
+    let mut out = String::new();
+    for (i, s) in samples.iter().enumerate() {
+        if i == SHOWN && samples.len() > SHOWN + 1 {
+            let _ = write!(out, "... ");
+        }
+        if i < SHOWN || i + 1 == samples.len() {
+            let _ = write!(out, "{} ", pick(s));
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_names_follow_libtest() {
+        assert_eq!(
+            TestId::of_fn("heap", "leaks", "tests/heap.rs", 3).name,
+            "leaks"
+        );
+        assert_eq!(
+            TestId::of_fn("my_crate::cache::tests", "insert", "src/cache.rs", 9).name,
+            "cache::tests::insert"
+        );
+    }
+
+    #[test]
+    fn series_is_shortened_in_the_middle() {
+        let samples: Vec<Sample> = (0..20)
+            .map(|i| Sample {
+                live_bytes: i,
+                ..Sample::default()
+            })
+            .collect();
+        assert_eq!(
+            series(&samples, |s| s.live_bytes),
+            "0 1 2 3 4 5 6 7 8 9 10 11 ... 19"
+        );
+        assert_eq!(series(&samples[..3], |s| s.live_bytes), "0 1 2");
+    }
+}

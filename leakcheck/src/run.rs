@@ -1,0 +1,400 @@
+//! The measured run: warmup, baseline, rounds of iterations with a settle and a snapshot after
+//! each, extension while the analyzer asks for confirmation, then the report.
+//!
+//! The harness keeps its own footprint out of the numbers: the series buffer is allocated before
+//! the baseline with room for the longest run, counts are read with allocation-free system calls,
+//! and the detailed listings of threads and fds (which allocate) are taken before the baseline and
+//! after the last snapshot only.
+
+use crate::alloc;
+use crate::analyze::{self, Assessment, CountFinding, HeapFinding, Plan, Verdict};
+use crate::config::{Config, ConfigError, Options};
+use crate::report::{Report, TestId};
+use crate::snapshot::{self, Sample};
+use std::any::Any;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+/// A leak check to run on a closure: the function API behind `#[leak_test]`, for custom
+/// harnesses, benchmarks or `main`.
+///
+/// It runs in the calling process (no isolation), so run it where nothing else allocates, spawns
+/// threads or opens files at the same time. The counting allocator must be installed with
+/// [`global_allocator!`](crate::global_allocator).
+///
+/// ```
+/// leakcheck::global_allocator!();
+///
+/// fn main() {
+///     let report = leakcheck::Check::new().run(|| {
+///         let v: Vec<u32> = (0..100).collect();
+///         assert_eq!(v.len(), 100);
+///     });
+///     report.assert_no_leak();
+///     assert!(report.is_clean());
+///
+///     let leaky = leakcheck::Check::new().run(|| {
+///         Box::leak(Box::new([0u8; 32]));
+///     });
+///     assert!(leaky.is_leak());
+///     assert_eq!(leaky.heap.blocks_per_iteration, 1.0);
+/// }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Check {
+    options: Options,
+    test: Option<TestId>,
+}
+
+impl Check {
+    /// A check with the defaults; `LEAKCHECK_*` environment variables apply to what the builder
+    /// methods leave unset, as they do for `#[leak_test]`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A check with these options, as `#[leak_test(...)]` would write them.
+    pub fn with_options(options: Options) -> Self {
+        Check {
+            options,
+            test: None,
+        }
+    }
+
+    /// Measured iterations in the first round.
+    pub fn iterations(mut self, n: usize) -> Self {
+        self.options.iterations = Some(n);
+        self
+    }
+
+    /// Iterations run before the baseline and not judged.
+    pub fn warmup(mut self, n: usize) -> Self {
+        self.options.warmup = Some(n);
+        self
+    }
+
+    /// Most measured iterations while confirming growth (default: 8 × `iterations`).
+    pub fn max_iterations(mut self, n: usize) -> Self {
+        self.options.max_iterations = Some(n);
+        self
+    }
+
+    /// Bound on the wait for exiting threads and closing fds after each iteration.
+    pub fn settle(mut self, bound: Duration) -> Self {
+        self.options.settle_ms = Some(bound.as_millis().min(u128::from(u64::MAX)) as u64);
+        self
+    }
+
+    /// Names the check in its report.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.test = Some(TestId::named(name.into()));
+        self
+    }
+
+    /// The settings this check would run with now (options over environment over defaults).
+    pub fn config(&self) -> Result<Config, ConfigError> {
+        Config::from_options(&self.options)
+    }
+
+    /// Runs `body` repeatedly and reports what it leaked. A panic in `body` propagates.
+    ///
+    /// # Panics
+    /// If the counting allocator is not installed, if the settings are invalid (the message
+    /// says which), or if `body` panics.
+    pub fn run(&self, mut body: impl FnMut()) -> Report {
+        match self.try_run(|| {
+            body();
+            Ok::<(), std::convert::Infallible>(())
+        }) {
+            Ok(report) => report,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Like [`Check::run`], for a body that can fail: the first `Err` stops the run and is
+    /// returned.
+    pub fn try_run<E>(&self, mut body: impl FnMut() -> Result<(), E>) -> Result<Report, E> {
+        let config = self.config().unwrap_or_else(|e| panic!("{e}"));
+        if !alloc::is_installed() {
+            panic!("{}", not_installed_message(None));
+        }
+        let mut error = None;
+        let outcome = measure(&config, self.test.clone(), &mut || {
+            body().map_err(|e| {
+                error = Some(e);
+                String::new()
+            })
+        });
+        match outcome {
+            Ok(report) => Ok(report),
+            Err(BodyFailure::Panicked(payload)) => resume_unwind(payload),
+            Err(BodyFailure::Returned(_)) => Err(error.expect("the body's error was kept")),
+        }
+    }
+}
+
+/// Why a run stopped without a report: the body itself failed (a test failure, not a leak).
+pub(crate) enum BodyFailure {
+    /// The body panicked; the payload is kept to resume unwinding.
+    Panicked(Box<dyn Any + Send>),
+    /// The body returned an error, formatted.
+    Returned(String),
+}
+
+impl BodyFailure {
+    /// The failure as text.
+    pub(crate) fn message(&self) -> String {
+        match self {
+            BodyFailure::Panicked(payload) => panic_message(payload.as_ref()),
+            BodyFailure::Returned(message) => message.clone(),
+        }
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any> (a non-string panic payload)".to_owned()
+    }
+}
+
+/// The message for a test binary without the counting allocator.
+pub(crate) fn not_installed_message(root_file: Option<&str>) -> String {
+    let place = root_file.map_or_else(
+        || "the crate root (e.g. tests/my_test.rs, or src/main.rs)".to_owned(),
+        |file| format!("the crate root ({file} for an integration test)"),
+    );
+    format!(
+        "leakcheck: the counting allocator is not installed in this binary, so heap use cannot be \
+         measured.\nAdd this line at the top of {place}:\n\n    leakcheck::global_allocator!();\n"
+    )
+}
+
+/// Runs `body` under `config` and analyses the series. The allocator must be installed.
+pub(crate) fn measure(
+    config: &Config,
+    test: Option<TestId>,
+    body: &mut dyn FnMut() -> Result<(), String>,
+) -> Result<Report, BodyFailure> {
+    let plan = Plan {
+        first: config.iterations,
+        max: config.max_iterations,
+    };
+    let mut run_once = || -> Result<(u64, u64, u64), BodyFailure> {
+        let before = alloc::counters();
+        let start = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(&mut *body));
+        let nanos = start.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+        let after = alloc::counters();
+        match result {
+            Ok(Ok(())) => Ok((
+                after.allocations.wrapping_sub(before.allocations),
+                after.bytes_allocated.wrapping_sub(before.bytes_allocated),
+                nanos,
+            )),
+            Ok(Err(message)) => Err(BodyFailure::Returned(message)),
+            Err(payload) => Err(BodyFailure::Panicked(payload)),
+        }
+    };
+
+    let before_warmup = (snapshot::thread_count(), snapshot::fd_count());
+    for _ in 0..config.warmup {
+        run_once()?;
+    }
+    // Baseline: let warmup's detached threads finish (bounded), list what exists, then reserve
+    // the series so that neither shows up as growth later.
+    let (threads0, fds0) = settle(before_warmup, config.settle);
+    let threads_before = snapshot::threads();
+    let fds_before = snapshot::fds();
+    let mut samples: Vec<Sample> = Vec::with_capacity(plan.max + 1);
+    let heap0 = alloc::counters();
+    samples.push(Sample {
+        live_bytes: heap0.live_bytes(),
+        live_blocks: heap0.live_blocks(),
+        threads: threads0,
+        fds: fds0,
+        ..Sample::default()
+    });
+
+    let mut decided = Decided::default();
+    let mut measured = 0;
+    while let Some(end) = plan.next_end(measured) {
+        for _ in measured..end {
+            let (allocations, bytes_allocated, body_nanos) = run_once()?;
+            let last = samples.last().copied().unwrap_or_default();
+            let (threads, fds) = settle((last.threads, last.fds), config.settle);
+            let heap = alloc::counters();
+            samples.push(Sample {
+                live_bytes: heap.live_bytes(),
+                live_blocks: heap.live_blocks(),
+                allocations,
+                bytes_allocated,
+                body_nanos,
+                threads,
+                fds,
+            });
+        }
+        measured = end;
+        if decided.update(&samples, &plan) {
+            break;
+        }
+    }
+    let (heap, threads, fds) = decided.findings(&samples, &plan);
+
+    let new_threads = snapshot::threads()
+        .into_iter()
+        .filter(|t| !threads_before.iter().any(|b| b.tid == t.tid))
+        .collect();
+    let new_fds = snapshot::fds()
+        .into_iter()
+        .filter(|f| !fds_before.contains(f))
+        .collect();
+    let mut notes = Vec::new();
+    if !snapshot::PROCESS_RESOURCES_OBSERVABLE {
+        notes.push(
+            "threads and file descriptors are not observed on this platform (they need Linux /proc); \
+             this report covers the heap only"
+                .to_owned(),
+        );
+    }
+    Ok(Report {
+        test,
+        verdict: heap.verdict.max(threads.verdict).max(fds.verdict),
+        heap,
+        threads,
+        fds,
+        warmup: config.warmup,
+        measured,
+        samples,
+        new_threads,
+        new_fds,
+        notes,
+    })
+}
+
+/// After how many measured iterations each resource was decided.
+///
+/// Only positions are kept during the run: findings carry strings, and anything the harness
+/// keeps alive between snapshots would show up as heap growth. The findings are rebuilt from the
+/// series (a pure function of it) once the run is over.
+#[derive(Default)]
+struct Decided {
+    heap: Option<usize>,
+    threads: Option<usize>,
+    fds: Option<usize>,
+}
+
+type Findings = (HeapFinding, CountFinding, CountFinding);
+
+impl Decided {
+    /// Assesses the undecided resources after a round. True when the run can stop: everything is
+    /// decided, or something already leaked (the test fails either way; extending would only
+    /// leak more).
+    fn update(&mut self, samples: &[Sample], plan: &Plan) -> bool {
+        let n = samples.len() - 1;
+        let mut leaked = false;
+        let mut note = |slot: &mut Option<usize>, verdict: Option<Verdict>| {
+            if verdict.is_some() {
+                *slot = Some(n);
+            }
+            leaked |= verdict == Some(Verdict::Leak);
+        };
+        if self.heap.is_none() {
+            let verdict = analyze_heap(samples, plan).decided().map(|f| f.verdict);
+            note(&mut self.heap, verdict);
+        }
+        for (slot, pick, what) in [
+            (&mut self.threads, THREADS, "threads"),
+            (&mut self.fds, FDS, "fds"),
+        ] {
+            if slot.is_none() {
+                let verdict = analyze_count(samples, plan, pick, what).decided();
+                note(slot, verdict.map(|f| f.verdict));
+            }
+        }
+        leaked || (self.heap.is_some() && self.threads.is_some() && self.fds.is_some())
+    }
+
+    /// The findings, each from the series as it was when that resource was decided; undecided
+    /// resources (the run stopped at another resource's leak) are reported as unconfirmed.
+    fn findings(&self, samples: &[Sample], plan: &Plan) -> Findings {
+        let upto = |n: usize| &samples[..=n];
+        let heap = match self
+            .heap
+            .and_then(|n| analyze_heap(upto(n), plan).decided())
+        {
+            Some(f) => f,
+            None => {
+                let (bytes, blocks) = heap_series(samples);
+                analyze::heap_unconfirmed(&bytes, &blocks)
+            }
+        };
+        let count = |decided: Option<usize>, pick, what| {
+            decided
+                .and_then(|n| analyze_count(upto(n), plan, pick, what).decided())
+                .unwrap_or_else(|| analyze::count_unconfirmed(&count_series(samples, pick), what))
+        };
+        (
+            heap,
+            count(self.threads, THREADS, "threads"),
+            count(self.fds, FDS, "fds"),
+        )
+    }
+}
+
+const THREADS: fn(&Sample) -> Option<u32> = |s| s.threads;
+const FDS: fn(&Sample) -> Option<u32> = |s| s.fds;
+
+fn analyze_heap(samples: &[Sample], plan: &Plan) -> Assessment<HeapFinding> {
+    let (bytes, blocks) = heap_series(samples);
+    analyze::heap(&bytes, &blocks, plan)
+}
+
+fn analyze_count(
+    samples: &[Sample],
+    plan: &Plan,
+    pick: fn(&Sample) -> Option<u32>,
+    what: &str,
+) -> Assessment<CountFinding> {
+    if samples.iter().any(|s| pick(s).is_none()) {
+        return Assessment::Decided(CountFinding::unobserved());
+    }
+    analyze::count(&count_series(samples, pick), plan, what)
+}
+
+fn heap_series(samples: &[Sample]) -> (Vec<u64>, Vec<u64>) {
+    samples
+        .iter()
+        .map(|s| (s.live_bytes, s.live_blocks))
+        .unzip()
+}
+
+fn count_series(samples: &[Sample], pick: fn(&Sample) -> Option<u32>) -> Vec<u32> {
+    samples.iter().map(|s| pick(s).unwrap_or(0)).collect()
+}
+
+/// Waits, with exponential backoff up to `bound`, until threads and fds are back at or below
+/// `target` (threads still exiting, fds being closed by another thread). Returns the counts read
+/// last. Allocation-free.
+fn settle(target: (Option<u32>, Option<u32>), bound: Duration) -> (Option<u32>, Option<u32>) {
+    let deadline = Instant::now() + bound;
+    let mut pause = Duration::from_micros(500);
+    loop {
+        let now = (snapshot::thread_count(), snapshot::fd_count());
+        let at_most = |now: Option<u32>, target: Option<u32>| match (now, target) {
+            (Some(n), Some(t)) => n <= t,
+            _ => true,
+        };
+        let settled = at_most(now.0, target.0) && at_most(now.1, target.1);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if settled || left.is_zero() {
+            return now;
+        }
+        std::thread::sleep(pause.min(left));
+        pause *= 2;
+    }
+}

@@ -1,0 +1,193 @@
+//! What the harness reads after each iteration: the allocator's counters, live threads and open
+//! file descriptors.
+//!
+//! Counting threads and fds must not disturb what is measured, so the counting functions use
+//! stack buffers and raw system calls: no heap allocation, and the one fd they open to list
+//! `/proc/self/fd` is left out of the count. The detailed listings (names, states, link targets)
+//! allocate and are only taken once before and once after the measured iterations.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+use linux as os;
+
+#[cfg(not(target_os = "linux"))]
+mod fallback;
+#[cfg(not(target_os = "linux"))]
+use fallback as os;
+
+/// One snapshot, taken after an iteration (or, at index 0 of a series, the baseline after warmup).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Live heap bytes after the iteration settled.
+    pub live_bytes: u64,
+    /// Live heap blocks after the iteration settled.
+    pub live_blocks: u64,
+    /// Allocations made while the body ran (0 for the baseline).
+    pub allocations: u64,
+    /// Bytes requested by those allocations.
+    pub bytes_allocated: u64,
+    /// Wall time of the body, in nanoseconds (0 for the baseline).
+    pub body_nanos: u64,
+    /// Live threads after settling, where observable.
+    pub threads: Option<u32>,
+    /// Open file descriptors after settling, where observable.
+    pub fds: Option<u32>,
+}
+
+/// Whether threads and fds can be observed on this platform (Linux: through `/proc`).
+pub const PROCESS_RESOURCES_OBSERVABLE: bool = cfg!(target_os = "linux");
+
+/// Number of live threads in this process, or `None` where that cannot be observed.
+pub fn thread_count() -> Option<u32> {
+    os::thread_count()
+}
+
+/// Number of open file descriptors in this process, or `None` where that cannot be observed.
+pub fn fd_count() -> Option<u32> {
+    os::fd_count()
+}
+
+/// The live threads of this process, with names and states. Empty where not observable.
+pub fn threads() -> Vec<ThreadInfo> {
+    os::threads()
+}
+
+/// The open file descriptors of this process, with what they point to. Empty where not observable.
+pub fn fds() -> Vec<FdInfo> {
+    os::fds()
+}
+
+/// One live thread.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadInfo {
+    /// Kernel thread id.
+    pub tid: u32,
+    /// Thread name as the kernel knows it (at most 15 bytes; Rust truncates longer names).
+    pub name: String,
+    /// Scheduler state, e.g. `sleeping`, `running`, `disk sleep` (blocked in the kernel).
+    pub state: String,
+}
+
+/// One open file descriptor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FdInfo {
+    /// The descriptor number.
+    pub fd: i32,
+    /// What it is.
+    pub kind: FdKind,
+    /// The link target: a path, `socket:[inode]`, `pipe:[inode]`, `anon_inode:[eventfd]`, ...
+    pub target: String,
+}
+
+/// The kind of object a file descriptor refers to, read from its link target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FdKind {
+    /// A path in the file system (regular file, directory, device).
+    File,
+    /// A socket (`socket:[inode]`).
+    Socket,
+    /// A pipe or FIFO end (`pipe:[inode]`).
+    Pipe,
+    /// An anonymous inode: eventfd, epoll, timerfd, signalfd, ...
+    AnonInode,
+    /// Anything else.
+    Other,
+}
+
+impl FdKind {
+    /// Classifies a `/proc/self/fd/N` link target.
+    pub fn of_target(target: &str) -> Self {
+        if target.starts_with("socket:") {
+            FdKind::Socket
+        } else if target.starts_with("pipe:") {
+            FdKind::Pipe
+        } else if target.starts_with("anon_inode:") {
+            FdKind::AnonInode
+        } else if target.starts_with('/') {
+            FdKind::File
+        } else {
+            FdKind::Other
+        }
+    }
+}
+
+/// Describes a `/proc` scheduler state letter.
+pub fn describe_state(letter: char) -> &'static str {
+    match letter {
+        'R' => "running",
+        'S' => "sleeping",
+        'D' => "disk sleep",
+        'Z' => "zombie",
+        'T' => "stopped",
+        't' => "tracing stop",
+        'X' | 'x' => "dead",
+        'I' => "idle",
+        'P' => "parked",
+        'W' => "waking",
+        'K' => "wakekill",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_link_targets() {
+        assert_eq!(FdKind::of_target("/tmp/x"), FdKind::File);
+        assert_eq!(FdKind::of_target("socket:[123]"), FdKind::Socket);
+        assert_eq!(FdKind::of_target("pipe:[9]"), FdKind::Pipe);
+        assert_eq!(FdKind::of_target("anon_inode:[eventfd]"), FdKind::AnonInode);
+        assert_eq!(FdKind::of_target("net:[4026531840]"), FdKind::Other);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn counts_match_listings_and_see_a_new_fd_and_thread() {
+        // Other unit tests run in parallel threads of this process, so compare a count with a
+        // listing taken around it only loosely, and check the exact effect of our own fd.
+        let before = fds();
+        let file = std::fs::File::open("/proc/self/stat").unwrap();
+        let after = fds();
+        let new: Vec<_> = after.iter().filter(|f| !before.contains(f)).collect();
+        assert!(
+            new.iter()
+                .any(|f| f.target == "/proc/self/stat" || f.target.ends_with("/stat")),
+            "{new:?}"
+        );
+        drop(file);
+        assert!(fd_count().unwrap() >= 3);
+
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        let handle = std::thread::Builder::new()
+            .name("snapshot-probe".into())
+            .spawn(move || {
+                ready_tx.send(()).unwrap();
+                rx.recv().ok();
+            })
+            .unwrap();
+        ready_rx.recv().unwrap();
+        // The probe reaches its blocking `recv` a moment after signalling: wait for that, bounded.
+        let state = (0..2000)
+            .find_map(|_| {
+                let listed = threads();
+                let probe = listed.iter().find(|t| t.name == "snapshot-probe")?;
+                if probe.state == "sleeping" {
+                    return Some(probe.state.clone());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                None
+            })
+            .expect("the probe thread is listed and goes to sleep");
+        assert_eq!(state, "sleeping");
+        assert!(thread_count().unwrap() >= 2);
+        tx.send(()).unwrap();
+        handle.join().unwrap();
+    }
+}
