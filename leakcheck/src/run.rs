@@ -208,6 +208,7 @@ pub(crate) fn measure(
     // Baseline: let warmup's detached threads finish (bounded), list what exists, then reserve
     // the series so that neither shows up as growth later.
     let (threads0, fds0) = settle(before_warmup, config.settle);
+    quiesce(config.settle);
     let threads_before = snapshot::threads();
     let fds_before = snapshot::fds();
     let mut samples: Vec<Sample> = Vec::with_capacity(plan.max + 1);
@@ -377,24 +378,48 @@ fn count_series(samples: &[Sample], pick: fn(&Sample) -> Option<u32>) -> Vec<u32
     samples.iter().map(|s| pick(s).unwrap_or(0)).collect()
 }
 
-/// Waits, with exponential backoff up to `bound`, until threads and fds are back at or below
-/// `target` (threads still exiting, fds being closed by another thread). Returns the counts read
-/// last. Allocation-free.
-fn settle(target: (Option<u32>, Option<u32>), bound: Duration) -> (Option<u32>, Option<u32>) {
+/// Waits, with backoff up to `bound`, until no other thread of the process is running.
+///
+/// Threads outside the body allocate when they first block: libtest's main thread, for one,
+/// allocates its channel waker when it parks to wait for the test thread. On a loaded machine
+/// that can happen after the warmup, and would show up as a step in the heap series. Called
+/// once, before the baseline; threads that stay busy only cost the bound.
+fn quiesce(bound: Duration) {
+    wait_until(bound, || {
+        snapshot::other_threads_running().is_none_or(|n| n == 0)
+    });
+}
+
+/// Calls `done` with exponential backoff until it returns true or `bound` has passed. Returns
+/// whether it succeeded. Allocation-free (as long as `done` is).
+fn wait_until(bound: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + bound;
     let mut pause = Duration::from_micros(500);
     loop {
-        let now = (snapshot::thread_count(), snapshot::fd_count());
-        let at_most = |now: Option<u32>, target: Option<u32>| match (now, target) {
-            (Some(n), Some(t)) => n <= t,
-            _ => true,
-        };
-        let settled = at_most(now.0, target.0) && at_most(now.1, target.1);
+        if done() {
+            return true;
+        }
         let left = deadline.saturating_duration_since(Instant::now());
-        if settled || left.is_zero() {
-            return now;
+        if left.is_zero() {
+            return false;
         }
         std::thread::sleep(pause.min(left));
         pause *= 2;
     }
+}
+
+/// Waits, with exponential backoff up to `bound`, until threads and fds are back at or below
+/// `target` (threads still exiting, fds being closed by another thread). Returns the counts read
+/// last. Allocation-free.
+fn settle(target: (Option<u32>, Option<u32>), bound: Duration) -> (Option<u32>, Option<u32>) {
+    let at_most = |now: Option<u32>, target: Option<u32>| match (now, target) {
+        (Some(n), Some(t)) => n <= t,
+        _ => true,
+    };
+    let mut now = (None, None);
+    wait_until(bound, || {
+        now = (snapshot::thread_count(), snapshot::fd_count());
+        at_most(now.0, target.0) && at_most(now.1, target.1)
+    });
+    now
 }

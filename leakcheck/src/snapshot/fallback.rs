@@ -17,3 +17,7 @@ pub(super) fn threads() -> Vec<ThreadInfo> {
 pub(super) fn fds() -> Vec<FdInfo> {
     Vec::new()
 }
+
+pub(super) fn other_threads_running() -> Option<u32> {
+    None
+}

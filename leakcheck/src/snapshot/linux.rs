@@ -15,6 +15,49 @@ pub(super) fn fd_count() -> Option<u32> {
     Some(count)
 }
 
+pub(super) fn other_threads_running() -> Option<u32> {
+    // SAFETY: gettid has no preconditions.
+    let me = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
+    let mut running = 0;
+    for_each_numeric_entry(c"/proc/self/task", |tid| {
+        if tid != me && task_state(tid) == Some('R') {
+            running += 1;
+        }
+    })?;
+    Some(running)
+}
+
+/// The state letter of one thread, read without allocating.
+fn task_state(tid: u32) -> Option<char> {
+    let mut path = [0u8; 64];
+    let mut len = 0;
+    for part in [
+        &b"/proc/self/task/"[..],
+        &decimal(tid, &mut [0u8; 10])[..],
+        b"/stat\0",
+    ] {
+        path.get_mut(len..len + part.len())?.copy_from_slice(part);
+        len += part.len();
+    }
+    let path = CStr::from_bytes_until_nul(&path).ok()?;
+    let mut buf = [0u8; 512];
+    let read = read_small_file(path, &mut buf)?;
+    parse_stat_state(&buf[..read])
+}
+
+/// Formats `n` in decimal into `buf`, returning the digits.
+fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[start..];
+        }
+    }
+}
+
 pub(super) fn threads() -> Vec<ThreadInfo> {
     let mut tids = Vec::new();
     if for_each_numeric_entry(c"/proc/self/task", |tid| tids.push(tid)).is_none() {
@@ -207,12 +250,19 @@ mod tests {
     }
 
     #[test]
+    fn formats_decimals() {
+        assert_eq!(decimal(0, &mut [0; 10]), b"0");
+        assert_eq!(decimal(4_294_967_295, &mut [0; 10]), b"4294967295");
+    }
+
+    #[test]
     fn counting_allocates_nothing() {
         // The harness counts between heap readings; it must not show up in them. Other unit
         // tests allocate concurrently, so look at this thread's own slot only.
         let _ = (thread_count(), fd_count()); // warm any lazy state
         let before = crate::alloc::this_thread_allocations();
         let (threads, fds) = (thread_count(), fd_count());
+        let _ = other_threads_running();
         let after = crate::alloc::this_thread_allocations();
         assert!(threads.is_some() && fds.is_some());
         assert_eq!(before, after);

@@ -50,6 +50,12 @@ pub fn fd_count() -> Option<u32> {
     os::fd_count()
 }
 
+/// Number of threads of this process, other than the caller, that are running or runnable right
+/// now (state `R`), or `None` where that cannot be observed. Allocation-free.
+pub fn other_threads_running() -> Option<u32> {
+    os::other_threads_running()
+}
+
 /// The live threads of this process, with names and states. Empty where not observable.
 pub fn threads() -> Vec<ThreadInfo> {
     os::threads()

@@ -1,0 +1,271 @@
+//! Runs the fixture crate's test binaries and parses what libtest and nextest print.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// How a test ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Ignored,
+}
+
+/// One run of a fixture test binary.
+#[derive(Debug)]
+pub struct Run {
+    /// The command line, for failure messages.
+    pub command: String,
+    /// Everything the command printed (stdout then stderr).
+    pub output: String,
+    /// Outcome per test name.
+    pub outcomes: BTreeMap<String, Outcome>,
+    /// Captured output per test name (libtest's `---- NAME stdout ----` sections, or nextest's
+    /// output blocks).
+    pub sections: BTreeMap<String, String>,
+}
+
+impl Run {
+    /// The outcome of `test`, failing with the whole output if it did not run.
+    pub fn outcome(&self, test: &str) -> Outcome {
+        *self.outcomes.get(test).unwrap_or_else(|| {
+            panic!(
+                "`{test}` did not run in `{}`:\n{}",
+                self.command, self.output
+            )
+        })
+    }
+
+    /// The captured output of `test` (empty if it printed nothing).
+    pub fn section(&self, test: &str) -> &str {
+        self.sections.get(test).map_or("", String::as_str)
+    }
+
+    /// Asserts that `test` failed and its output contains every one of `needles`.
+    pub fn assert_failed_with(&self, test: &str, needles: &[&str]) {
+        assert_eq!(
+            self.outcome(test),
+            Outcome::Failed,
+            "{test}:\n{}",
+            self.section(test)
+        );
+        self.assert_mentions(test, needles);
+    }
+
+    /// Asserts that `test` passed and its output contains every one of `needles`.
+    pub fn assert_passed_with(&self, test: &str, needles: &[&str]) {
+        assert_eq!(
+            self.outcome(test),
+            Outcome::Passed,
+            "{test}:\n{}",
+            self.section(test)
+        );
+        self.assert_mentions(test, needles);
+    }
+
+    fn assert_mentions(&self, test: &str, needles: &[&str]) {
+        let section = self.section(test);
+        for needle in needles {
+            assert!(
+                section.contains(needle),
+                "output of `{test}` lacks {needle:?}:\n{section}"
+            );
+        }
+    }
+
+    /// Asserts that every test of the run passed clean, with the harness's summary line saying so.
+    pub fn assert_all_clean(&self) {
+        assert!(!self.outcomes.is_empty(), "no test ran:\n{}", self.output);
+        for (test, outcome) in &self.outcomes {
+            if *outcome == Outcome::Ignored {
+                continue;
+            }
+            self.assert_passed_with(
+                test,
+                &[
+                    &format!("leakcheck: `{test}` clean"),
+                    "heap clean",
+                    "threads clean",
+                    "fds clean",
+                ],
+            );
+        }
+    }
+}
+
+/// Runs `cargo test --test BINARY -- ARGS --show-output` on the fixture crate, once per distinct
+/// command line per process (tests that look at the same binary share the run).
+pub fn cargo_test(binary: &str, args: &[&str]) -> Arc<Run> {
+    let mut command = cargo();
+    command
+        .args(["test", "--test", binary, "--", "--show-output"])
+        .args(args);
+    run_once(command, parse_libtest)
+}
+
+/// Runs `cargo nextest run --test BINARY...` on the fixture crate, once per process.
+pub fn nextest(binaries: &[&str]) -> Arc<Run> {
+    let mut command = cargo();
+    command.args([
+        "nextest",
+        "run",
+        "--no-fail-fast",
+        "--failure-output",
+        "final",
+        "--success-output",
+        "final",
+    ]);
+    for binary in binaries {
+        command.args(["--test", binary]);
+    }
+    run_once(command, parse_nextest)
+}
+
+fn run_once(
+    mut command: Command,
+    parse: fn(&str) -> (BTreeMap<String, Outcome>, BTreeMap<String, String>),
+) -> Arc<Run> {
+    static RUNS: OnceLock<Mutex<HashMap<String, Arc<OnceLock<Arc<Run>>>>>> = OnceLock::new();
+    let key = format!("{command:?}");
+    let cell = RUNS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .entry(key.clone())
+        .or_default()
+        .clone();
+    cell.get_or_init(|| {
+        let out = command
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {key}: {e}"));
+        let output = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (outcomes, sections) = parse(&output);
+        Arc::new(Run {
+            command: key,
+            output,
+            outcomes,
+            sections,
+        })
+    })
+    .clone()
+}
+
+/// `cargo` in the fixture workspace, with a clean environment: nothing of the outer test run
+/// (nextest's or leakcheck's variables) may leak into the fixture's tests.
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(fixtures_dir());
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("LEAKCHECK_")
+            || name.starts_with("NEXTEST")
+            || name == "RUST_TEST_THREADS"
+        {
+            command.env_remove(&*name);
+        }
+    }
+    command
+        .env("CARGO_TARGET_DIR", target_dir().join("fixtures"))
+        .env("RUST_BACKTRACE", "0")
+        .env("CARGO_TERM_COLOR", "never");
+    command
+}
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The target directory this test binary was built in (`<target>/debug/deps/e2e-…`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    exe.ancestors()
+        .nth(3)
+        .expect("the test binary lives in <target>/<profile>/deps")
+        .to_path_buf()
+}
+
+fn parse_libtest(output: &str) -> (BTreeMap<String, Outcome>, BTreeMap<String, String>) {
+    let mut outcomes = BTreeMap::new();
+    let mut sections = BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in output.lines() {
+        if let Some(rest) = line.strip_prefix("test ") {
+            if let Some((name, result)) = rest.rsplit_once(" ... ") {
+                let outcome = match result.trim() {
+                    "ok" => Some(Outcome::Passed),
+                    "FAILED" => Some(Outcome::Failed),
+                    r if r.starts_with("ignored") => Some(Outcome::Ignored),
+                    _ => None,
+                };
+                if let Some(outcome) = outcome {
+                    outcomes.insert(name.to_owned(), outcome);
+                    continue;
+                }
+            }
+        }
+        if let Some(name) = line
+            .strip_prefix("---- ")
+            .and_then(|l| l.strip_suffix(" stdout ----"))
+        {
+            if let Some((name, text)) = current.take() {
+                sections.insert(name, text);
+            }
+            current = Some((name.to_owned(), String::new()));
+            continue;
+        }
+        if line == "successes:" || line == "failures:" {
+            if let Some((name, text)) = current.take() {
+                sections.insert(name, text);
+            }
+            continue;
+        }
+        if let Some((_, text)) = current.as_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    if let Some((name, text)) = current.take() {
+        sections.insert(name, text);
+    }
+    (outcomes, sections)
+}
+
+fn parse_nextest(output: &str) -> (BTreeMap<String, Outcome>, BTreeMap<String, String>) {
+    let mut outcomes = BTreeMap::new();
+    let mut sections: BTreeMap<String, String> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in output.lines() {
+        let trimmed = line.trim_start();
+        let status = ["PASS", "FAIL", "SIGABRT", "SIGSEGV", "TIMEOUT", "ABORT"]
+            .iter()
+            .find(|s| trimmed.starts_with(&format!("{s} [")));
+        if let Some(status) = status {
+            let name = trimmed.rsplit(' ').next().unwrap_or_default().to_owned();
+            let outcome = if *status == "PASS" {
+                Outcome::Passed
+            } else {
+                Outcome::Failed
+            };
+            outcomes.insert(name.clone(), outcome);
+            // The final output block repeats the status line: keep the block after the last one.
+            sections.insert(name.clone(), String::new());
+            current = Some(name);
+            continue;
+        }
+        if trimmed.starts_with("Summary [") || line.starts_with("────") {
+            current = None;
+            continue;
+        }
+        if let Some(text) = current.as_ref().and_then(|name| sections.get_mut(name)) {
+            text.push_str(line.trim_start());
+            text.push('\n');
+        }
+    }
+    (outcomes, sections)
+}

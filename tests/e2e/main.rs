@@ -1,0 +1,12 @@
+//! End-to-end: the fixture crate under `tests/fixtures` driven through real `cargo test` and
+//! `cargo nextest run`, the way a user runs leak tests. Each control asserts its outcome (pass or
+//! fail) and what its report names: the resource, the thread, the file, the socket.
+
+mod fixture;
+
+mod clean;
+mod failures;
+mod fds;
+mod heap;
+mod nextest;
+mod threads;

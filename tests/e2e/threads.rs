@@ -1,0 +1,38 @@
+//! Thread positive controls: each test leaves threads behind and must fail naming them.
+
+use crate::fixture::cargo_test;
+
+fn assert_thread_leak(test: &str, thread_name: &str) {
+    let run = cargo_test("thread_leaks", &["--test-threads=3"]);
+    run.assert_failed_with(
+        test,
+        &[
+            &format!("leakcheck: `{test}` leaked threads"),
+            "threads  LEAK       +8 (+1.00 per iteration)",
+            "increasing in iterations 1, 2, 3, 4, 5, 6, 7, 8",
+            "threads still alive that were not at the baseline:",
+            &format!("{thread_name:<16} sleeping"),
+        ],
+    );
+    let listed = run.section(test).matches(thread_name).count();
+    assert!(
+        listed >= 8,
+        "{listed} `{thread_name}` threads listed:\n{}",
+        run.section(test)
+    );
+}
+
+#[test]
+fn thread_blocked_on_a_channel() {
+    assert_thread_leak("thread_blocked_on_a_channel", "blocked-recv");
+}
+
+#[test]
+fn thread_looping_forever() {
+    assert_thread_leak("thread_looping_forever", "poller");
+}
+
+#[test]
+fn thread_waiting_on_a_condvar() {
+    assert_thread_leak("thread_waiting_on_a_condvar", "cv-waiter");
+}
