@@ -79,17 +79,24 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> Parsed {
         })?;
         match kind {
             Kind::Int => {
+                // syn folds a leading `-` into the literal but can only span the `-` on stable.
+                let minus: Option<syn::Token![-]> = value.parse()?;
                 let lit: syn::Lit = value.parse()?;
                 match lit {
-                    syn::Lit::Int(int) => {
+                    syn::Lit::Int(int) if minus.is_none() => {
                         int.base10_parse::<u64>()?;
                         parsed.ints.push((name, int));
                     }
                     other => {
-                        return Err(syn::Error::new(
-                            other.span(),
-                            format!("`{name}` takes a whole number, e.g. `{name} = 16`"),
-                        ))
+                        let not = if minus.is_some() {
+                            "cannot be negative: it "
+                        } else {
+                            ""
+                        };
+                        return Err(syn::Error::new_spanned(
+                            quote!(#minus #other),
+                            format!("`{name}` {not}takes a whole number, e.g. `{name} = 16`"),
+                        ));
                     }
                 }
             }
@@ -140,20 +147,20 @@ fn check_signature(func: &ItemFn, errors: &mut Errors) {
         ));
     }
     if !sig.inputs.is_empty() {
-        errors.push(syn::Error::new(
-            sig.inputs.span(),
+        errors.push(syn::Error::new_spanned(
+            &sig.inputs,
             "a #[leak_test] function takes no arguments: the harness calls it many times",
         ));
     }
     if !sig.generics.params.is_empty() {
-        errors.push(syn::Error::new(
-            sig.generics.span(),
+        errors.push(syn::Error::new_spanned(
+            &sig.generics,
             "a #[leak_test] function cannot be generic",
         ));
     }
     if let Some(test) = func.attrs.iter().find(|a| is_test_attribute(a)) {
-        errors.push(syn::Error::new(
-            test.span(),
+        errors.push(syn::Error::new_spanned(
+            test,
             "remove this attribute: #[leak_test] already makes the function a test",
         ));
     }

@@ -39,10 +39,15 @@ impl<T, E: Debug> BodyResult for Result<T, E> {
     }
 }
 
-/// Runs one `#[leak_test]`: the whole test, from settings to verdict.
+/// Runs one `#[leak_test]`: the whole test, from settings to verdict. Failures are reported at
+/// the test function (`#[track_caller]`), not inside leakcheck.
+#[track_caller]
 pub fn run_test<R: BodyResult>(meta: TestMeta, options: Options, mut body: impl FnMut() -> R) {
     let test = TestId::of_fn(meta.module_path, meta.fn_name, meta.file, meta.line);
-    let config = Config::from_options(&options).unwrap_or_else(|e| panic!("{e}"));
+    let config = match Config::from_options(&options) {
+        Ok(config) => config,
+        Err(e) => panic!("{e}"),
+    };
     if !crate::alloc::is_installed() {
         panic!("{}", run::not_installed_message(Some(meta.file)));
     }
@@ -51,7 +56,7 @@ pub fn run_test<R: BodyResult>(meta: TestMeta, options: Options, mut body: impl 
         Placement::InPlace => match run::measure(&config, Some(test), &mut body) {
             Ok(report) => conclude(&report),
             Err(BodyFailure::Panicked(payload)) => resume_unwind(payload),
-            Err(BodyFailure::Returned(message)) => panic!("{}", body_failed(&message)),
+            Err(BodyFailure::Returned(message)) => body_failed_panic(&message),
         },
         Placement::Child(result_path) => {
             let outcome = run::measure(&config, Some(test), &mut body);
@@ -82,19 +87,18 @@ pub fn run_test<R: BodyResult>(meta: TestMeta, options: Options, mut body: impl 
                 resume_unwind(payload);
             }
         }
-        Placement::Parent => {
-            let end = isolate::run_child(&test, config.timeout).unwrap_or_else(|e| {
-                panic!(
-                    "leakcheck: could not run `{}` in a child process: {e}\n\
+        Placement::Parent => match isolate::run_child(&test, config.timeout) {
+            Ok(end) => conclude_child(&test, end),
+            Err(e) => panic!(
+                "leakcheck: could not run `{}` in a child process: {e}\n\
                      (set LEAKCHECK_ISOLATE=0 or `isolate = false` to run it in this process)",
-                    test.name
-                )
-            });
-            conclude_child(&test, end);
-        }
+                test.name
+            ),
+        },
     }
 }
 
+#[track_caller]
 fn conclude(report: &Report) {
     if report.is_leak() {
         panic!("{report}");
@@ -105,10 +109,12 @@ fn conclude(report: &Report) {
     }
 }
 
-fn body_failed(message: &str) -> String {
-    format!("the test body failed (a test failure, not a leak): {message}")
+#[track_caller]
+fn body_failed_panic(message: &str) -> ! {
+    panic!("the test body failed (a test failure, not a leak): {message}")
 }
 
+#[track_caller]
 fn conclude_child(test: &TestId, end: ChildEnd) {
     let name = &test.name;
     match end {
@@ -116,7 +122,7 @@ fn conclude_child(test: &TestId, end: ChildEnd) {
         ChildEnd::Reported(ChildResult::Panicked { message }) => {
             panic!("the test body panicked (a test failure, not a leak): {message}")
         }
-        ChildEnd::Reported(ChildResult::Failed { message }) => panic!("{}", body_failed(&message)),
+        ChildEnd::Reported(ChildResult::Failed { message }) => body_failed_panic(&message),
         ChildEnd::TimedOut { limit, output } => panic!(
             "leakcheck: `{name}` ran longer than its time limit of {}s and its child process was \
              killed. Raise the limit with `#[leak_test(timeout = SECONDS)]` or LEAKCHECK_TIMEOUT.{}",

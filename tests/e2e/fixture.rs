@@ -123,11 +123,14 @@ pub fn nextest(binaries: &[&str]) -> Arc<Run> {
     run_once(command, parse_nextest)
 }
 
-fn run_once(
-    mut command: Command,
-    parse: fn(&str) -> (BTreeMap<String, Outcome>, BTreeMap<String, String>),
-) -> Arc<Run> {
-    static RUNS: OnceLock<Mutex<HashMap<String, Arc<OnceLock<Arc<Run>>>>>> = OnceLock::new();
+/// Outcomes and captured output per test, as read from a runner's output.
+type Parsed = (BTreeMap<String, Outcome>, BTreeMap<String, String>);
+
+/// One shared run per command line.
+type Runs = Mutex<HashMap<String, Arc<OnceLock<Arc<Run>>>>>;
+
+fn run_once(mut command: Command, parse: fn(&str) -> Parsed) -> Arc<Run> {
+    static RUNS: OnceLock<Runs> = OnceLock::new();
     let key = format!("{command:?}");
     let cell = RUNS
         .get_or_init(Default::default)
@@ -190,7 +193,7 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-fn parse_libtest(output: &str) -> (BTreeMap<String, Outcome>, BTreeMap<String, String>) {
+fn parse_libtest(output: &str) -> Parsed {
     let mut outcomes = BTreeMap::new();
     let mut sections = BTreeMap::new();
     let mut current: Option<(String, String)> = None;
@@ -236,7 +239,7 @@ fn parse_libtest(output: &str) -> (BTreeMap<String, Outcome>, BTreeMap<String, S
     (outcomes, sections)
 }
 
-fn parse_nextest(output: &str) -> (BTreeMap<String, Outcome>, BTreeMap<String, String>) {
+fn parse_nextest(output: &str) -> Parsed {
     let mut outcomes = BTreeMap::new();
     let mut sections: BTreeMap<String, String> = BTreeMap::new();
     let mut current: Option<String> = None;

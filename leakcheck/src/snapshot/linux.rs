@@ -33,7 +33,7 @@ fn task_state(tid: u32) -> Option<char> {
     let mut len = 0;
     for part in [
         &b"/proc/self/task/"[..],
-        &decimal(tid, &mut [0u8; 10])[..],
+        decimal(tid, &mut [0u8; 10]),
         b"/stat\0",
     ] {
         path.get_mut(len..len + part.len())?.copy_from_slice(part);
