@@ -54,13 +54,20 @@ fn reallocation_moves_bytes_not_blocks() {
 
 fn blocks_freed_on_another_thread_net_to_zero() {
     let before = counters();
-    let blocks: Vec<Box<[u8; 64]>> = std::thread::spawn(|| (0..1000).map(|_| Box::new([1u8; 64])).collect())
+    let blocks: Vec<Box<[u8; 64]>> =
+        std::thread::spawn(|| (0..1000).map(|_| Box::new([1u8; 64])).collect())
+            .join()
+            .unwrap();
+    std::thread::spawn(move || drop(black_box(blocks)))
         .join()
         .unwrap();
-    std::thread::spawn(move || drop(black_box(blocks))).join().unwrap();
     let after = counters();
     let (bytes, blocks, _, _) = delta(before, after);
-    assert_eq!((bytes, blocks), (0, 0), "cross-thread frees must net to zero");
+    assert_eq!(
+        (bytes, blocks),
+        (0, 0),
+        "cross-thread frees must net to zero"
+    );
 }
 
 fn more_threads_than_slots_stay_exact() {
@@ -108,5 +115,9 @@ fn allocations_in_thread_local_destructors_are_counted() {
     std::thread::spawn(|| ON_EXIT.with(|_| ())).join().unwrap();
     let after = counters();
     let (bytes, blocks, _, _) = delta(before, after);
-    assert_eq!((bytes, blocks), (256, 1), "the block forgotten during thread exit is counted");
+    assert_eq!(
+        (bytes, blocks),
+        (256, 1),
+        "the block forgotten during thread exit is counted"
+    );
 }

@@ -336,15 +336,7 @@ pub(crate) fn describe_status(status: &ExitStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use crate::config::env_of;
 
     #[test]
     fn placement_follows_environment_and_setting() {
