@@ -16,6 +16,7 @@ const OPTIONS: &[(&str, Kind)] = &[
     ("settle_ms", Kind::Int),
     ("timeout", Kind::Int),
     ("isolate", Kind::Bool),
+    ("attribute", Kind::Bool),
     ("crate", Kind::Path),
 ];
 
@@ -51,7 +52,7 @@ pub(crate) fn leak_test(args: TokenStream, item: TokenStream) -> TokenStream {
 #[derive(Default)]
 struct Parsed {
     ints: Vec<(&'static str, LitInt)>,
-    isolate: Option<LitBool>,
+    bools: Vec<(&'static str, LitBool)>,
     krate: Option<Path>,
 }
 
@@ -103,7 +104,7 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> Parsed {
             Kind::Bool => {
                 let lit: syn::Lit = value.parse()?;
                 match lit {
-                    syn::Lit::Bool(b) => parsed.isolate = Some(b),
+                    syn::Lit::Bool(b) => parsed.bools.push((name, b)),
                     other => {
                         return Err(syn::Error::new(
                             other.span(),
@@ -197,9 +198,10 @@ fn expand(func: ItemFn, options: Parsed) -> TokenStream {
         };
         quote_spanned!(lit.span()=> #field: ::core::option::Option::Some(#lit),)
     });
-    let isolate = options
-        .isolate
-        .map(|b| quote_spanned!(b.span()=> isolate: ::core::option::Option::Some(#b),));
+    let bools = options.bools.iter().map(|(key, b)| {
+        let field = syn::Ident::new(key, b.span());
+        quote_spanned!(b.span()=> #field: ::core::option::Option::Some(#b),)
+    });
     let line = quote_spanned!(name.span()=> ::core::line!());
     quote! {
         #(#attrs)*
@@ -214,7 +216,7 @@ fn expand(func: ItemFn, options: Parsed) -> TokenStream {
                 },
                 #krate::__private::Options {
                     #(#fields)*
-                    #isolate
+                    #(#bools)*
                     ..#krate::__private::Options::NONE
                 },
                 || -> #ret #block,

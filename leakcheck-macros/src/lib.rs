@@ -14,7 +14,7 @@ use proc_macro::TokenStream;
 /// ```
 ///
 /// Options: `iterations`, `warmup`, `max_iterations`, `settle_ms`, `timeout` (seconds) take
-/// integers; `isolate` takes a bool; `crate = "path"` names the leakcheck crate when it is
+/// integers; `isolate` and `attribute` take a bool; `crate = "path"` names the leakcheck crate when it is
 /// renamed. Other attributes (`#[ignore]`, `#[cfg]`, doc comments, `#[should_panic]`) are kept.
 #[proc_macro_attribute]
 pub fn leak_test(args: TokenStream, item: TokenStream) -> TokenStream {

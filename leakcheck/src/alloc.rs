@@ -7,11 +7,18 @@
 //! returned to the table when its thread exits (its counts stay: they are cumulative), and a
 //! thread that finds the table full, or allocates while its thread-locals are being torn down,
 //! falls back to one shared slot updated with atomic adds: slower, still exact.
+//!
+//! The fast path is one thread-local load, one flag test and two adds. The flag (`divert`) sends
+//! a call to the slow path: it is always set on the two special slots — `FRESH`, where every
+//! thread starts and which claims it a slot, and `SHARED` — and set on every slot while the
+//! tracing mode is on, so that checking for tracing costs nothing extra.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use crate::attribute::tracer;
 
 /// A [`GlobalAlloc`] that forwards to `A` and counts what passes through.
 ///
@@ -36,14 +43,15 @@ impl<A> CountingAlloc<A> {
 }
 
 // SAFETY: every method forwards to `inner` with the caller's arguments unchanged; counting only
-// touches this module's statics and thread-locals, which never allocate.
+// touches this module's statics and thread-locals, which never allocate, and the tracer, which
+// allocates from `System` directly.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAlloc<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded contract.
         let p = unsafe { self.inner.alloc(layout) };
         if !p.is_null() {
-            record(Event::Alloc(layout.size()));
+            count(Op::Alloc(p), layout.size());
         }
         p
     }
@@ -53,24 +61,31 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAlloc<A> {
         // SAFETY: forwarded contract.
         let p = unsafe { self.inner.alloc_zeroed(layout) };
         if !p.is_null() {
-            record(Event::Alloc(layout.size()));
+            count(Op::Alloc(p), layout.size());
         }
         p
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // Counted before the block is released: a tracer must forget the address before another
+        // thread can be handed it.
+        count(Op::Free(ptr), layout.size());
         // SAFETY: forwarded contract.
         unsafe { self.inner.dealloc(ptr, layout) };
-        record(Event::Free(layout.size()));
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // A reallocation is a free of the old block and an allocation of the new one.
+        count(Op::Free(ptr), layout.size());
         // SAFETY: forwarded contract.
         let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            record(Event::Realloc(layout.size(), new_size));
+        if p.is_null() {
+            // The old block lives on, still the caller's.
+            count(Op::Alloc(ptr), layout.size());
+        } else {
+            count(Op::Alloc(p), new_size);
         }
         p
     }
@@ -127,8 +142,8 @@ pub fn counters() -> Counters {
 #[cfg(test)]
 pub(crate) fn this_thread_allocations() -> Option<u64> {
     let mine = MINE.with(Cell::get);
-    // SAFETY: a non-null MINE points into the static SLOTS table.
-    (!mine.is_null()).then(|| unsafe { (*mine).allocations.load(Ordering::Relaxed) })
+    let own = !ptr::eq(mine, &FRESH) && !ptr::eq(mine, &SHARED);
+    own.then(|| mine.allocations.load(Ordering::Relaxed))
 }
 
 /// Whether the counting allocator is this process's global allocator.
@@ -142,42 +157,86 @@ pub fn is_installed() -> bool {
     after != before
 }
 
-enum Event {
-    Alloc(usize),
-    Free(usize),
-    Realloc(usize, usize),
+/// One counted call.
+#[derive(Clone, Copy)]
+enum Op {
+    Alloc(*mut u8),
+    Free(*mut u8),
 }
 
-#[inline]
-fn record(event: Event) {
-    let mine = MINE.with(Cell::get);
-    if !mine.is_null() {
-        // SAFETY: a non-null MINE points into SLOTS and is owned by this thread alone until the
-        // thread's guard clears MINE, so plain load/store updates cannot race with another writer.
-        unsafe { (*mine).bump(event, Update::Owner) }
-    } else {
-        record_slow(event)
+#[inline(always)]
+fn count(op: Op, size: usize) {
+    let slot = MINE.with(Cell::get);
+    if slot.divert.load(Ordering::Relaxed) {
+        return count_slow(slot, op, size);
     }
+    let (calls, bytes) = match op {
+        Op::Alloc(_) => (&slot.allocations, &slot.bytes_allocated),
+        Op::Free(_) => (&slot.deallocations, &slot.bytes_deallocated),
+    };
+    // Only this thread writes an owned slot: a plain load and store, no locked instruction.
+    // Readers on other threads see the old or the new value.
+    calls.store(
+        calls.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
+    bytes.store(
+        bytes.load(Ordering::Relaxed).wrapping_add(size as u64),
+        Ordering::Relaxed,
+    );
 }
 
 #[cold]
-fn record_slow(event: Event) {
-    let slot = match STATE.with(Cell::get) {
-        State::Fresh => claim_slot(),
-        State::Claiming | State::Shared => None,
+#[inline(never)]
+fn count_slow(slot: &'static Slot, op: Op, size: usize) {
+    let slot = if ptr::eq(slot, &FRESH) {
+        claim_slot()
+    } else {
+        slot
     };
-    match slot {
-        Some(slot) => slot.bump(event, Update::Owner),
-        None => SHARED.bump(event, Update::Atomic),
+    let (calls, bytes) = match op {
+        Op::Alloc(_) => (&slot.allocations, &slot.bytes_allocated),
+        Op::Free(_) => (&slot.deallocations, &slot.bytes_deallocated),
+    };
+    if ptr::eq(slot, &SHARED) {
+        calls.fetch_add(1, Ordering::Relaxed);
+        bytes.fetch_add(size as u64, Ordering::Relaxed);
+    } else {
+        calls.store(
+            calls.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+        bytes.store(
+            bytes.load(Ordering::Relaxed).wrapping_add(size as u64),
+            Ordering::Relaxed,
+        );
+    }
+    if TRACING.load(Ordering::Relaxed) {
+        match op {
+            Op::Alloc(p) => tracer::on_alloc(p, size),
+            Op::Free(p) => tracer::on_free(p),
+        }
+    }
+}
+
+/// Whether the tracing mode is on. Only read on the slow path.
+static TRACING: AtomicBool = AtomicBool::new(false);
+
+/// Turns the tracing mode on or off for every thread (see [`tracer`]).
+pub(crate) fn set_tracing(on: bool) {
+    TRACING.store(on, Ordering::SeqCst);
+    for slot in &SLOTS {
+        slot.divert.store(on, Ordering::SeqCst);
     }
 }
 
 /// Claims a slot for this thread and arranges for it to be returned when the thread exits.
-fn claim_slot() -> Option<&'static Slot> {
-    // Registering the thread-exit guard may itself allocate on some platforms; those nested
-    // allocations see `Claiming` and go to the shared slot instead of recursing.
-    STATE.with(|s| s.set(State::Claiming));
-    let slot = SLOTS.iter().enumerate().find_map(|(i, slot)| {
+/// Returns the slot to count in: the claimed one, or `SHARED` when none could be had.
+fn claim_slot() -> &'static Slot {
+    // Registering the thread-exit guard may itself allocate on some platforms; such nested
+    // allocations count in the shared slot instead of recursing.
+    MINE.with(|m| m.set(&SHARED));
+    let Some(slot) = SLOTS.iter().enumerate().find_map(|(i, slot)| {
         let free = !slot.owned.load(Ordering::Relaxed)
             && slot
                 .owned
@@ -187,20 +246,16 @@ fn claim_slot() -> Option<&'static Slot> {
             SLOTS_USED.fetch_max(i + 1, Ordering::AcqRel);
             slot
         })
-    });
-    let Some(slot) = slot else {
-        STATE.with(|s| s.set(State::Shared));
-        return None;
+    }) else {
+        return &SHARED;
     };
     if GUARD.try_with(|_| ()).is_err() {
         // Thread-locals are being destroyed: no guard would ever return the slot.
         slot.owned.store(false, Ordering::Release);
-        STATE.with(|s| s.set(State::Shared));
-        return None;
+        return &SHARED;
     }
     MINE.with(|m| m.set(slot));
-    STATE.with(|s| s.set(State::Shared)); // only read again after MINE is cleared
-    Some(slot)
+    slot
 }
 
 /// Returns this thread's slot to the table when the thread exits.
@@ -208,27 +263,18 @@ struct SlotGuard;
 
 impl Drop for SlotGuard {
     fn drop(&mut self) {
-        let mine = MINE.with(|m| m.replace(ptr::null()));
-        if !mine.is_null() {
-            // SAFETY: MINE only ever holds pointers into the static SLOTS table.
-            unsafe { (*mine).owned.store(false, Ordering::Release) };
+        // Allocations after this point (later thread-local destructors) count in the shared slot.
+        let mine = MINE.with(|m| m.replace(&SHARED));
+        if !ptr::eq(mine, &SHARED) && !ptr::eq(mine, &FRESH) {
+            mine.owned.store(false, Ordering::Release);
         }
     }
 }
 
-#[derive(Clone, Copy)]
-enum State {
-    /// Has not allocated yet.
-    Fresh,
-    /// Inside `claim_slot`.
-    Claiming,
-    /// Uses the shared slot (table full, or thread exiting), or owns a slot through MINE.
-    Shared,
-}
-
 thread_local! {
-    static MINE: Cell<*const Slot> = const { Cell::new(ptr::null()) };
-    static STATE: Cell<State> = const { Cell::new(State::Fresh) };
+    /// The slot this thread counts in: `FRESH` until its first allocation, then its own, or
+    /// `SHARED`.
+    static MINE: Cell<&'static Slot> = const { Cell::new(&FRESH) };
     static GUARD: SlotGuard = const { SlotGuard };
 }
 
@@ -237,11 +283,17 @@ const SLOT_COUNT: usize = 256;
 
 static SLOTS: [Slot; SLOT_COUNT] = [const { Slot::new() }; SLOT_COUNT];
 static SLOTS_USED: AtomicUsize = AtomicUsize::new(0);
-static SHARED: Slot = Slot::new();
+/// Counts of threads without a slot of their own, updated atomically.
+static SHARED: Slot = Slot::special();
+/// Where every thread starts: never counted in, only diverts to the slow path.
+static FRESH: Slot = Slot::special();
 
 /// One thread's counters, alone on its cache lines so that threads never contend.
 #[repr(align(128))]
 struct Slot {
+    /// Take the slow path: always for the special slots, for every slot while tracing. Read
+    /// next to the counters, so checking it touches no other cache line.
+    divert: AtomicBool,
     owned: AtomicBool,
     allocations: AtomicU64,
     bytes_allocated: AtomicU64,
@@ -249,51 +301,24 @@ struct Slot {
     bytes_deallocated: AtomicU64,
 }
 
-#[derive(Clone, Copy)]
-enum Update {
-    /// Only the owning thread writes: a plain load and store, no locked instruction.
-    Owner,
-    /// Several threads may write: atomic read-modify-write.
-    Atomic,
-}
-
 impl Slot {
     const fn new() -> Self {
+        Self::with_divert(false)
+    }
+
+    /// A slot that always diverts to the slow path.
+    const fn special() -> Self {
+        Self::with_divert(true)
+    }
+
+    const fn with_divert(divert: bool) -> Self {
         Self {
+            divert: AtomicBool::new(divert),
             owned: AtomicBool::new(false),
             allocations: AtomicU64::new(0),
             bytes_allocated: AtomicU64::new(0),
             deallocations: AtomicU64::new(0),
             bytes_deallocated: AtomicU64::new(0),
-        }
-    }
-
-    #[inline]
-    fn bump(&self, event: Event, how: Update) {
-        let add = |counter: &AtomicU64, n: usize| match how {
-            Update::Owner => counter.store(
-                counter.load(Ordering::Relaxed).wrapping_add(n as u64),
-                Ordering::Relaxed,
-            ),
-            Update::Atomic => {
-                counter.fetch_add(n as u64, Ordering::Relaxed);
-            }
-        };
-        match event {
-            Event::Alloc(size) => {
-                add(&self.allocations, 1);
-                add(&self.bytes_allocated, size);
-            }
-            Event::Free(size) => {
-                add(&self.deallocations, 1);
-                add(&self.bytes_deallocated, size);
-            }
-            Event::Realloc(old, new) => {
-                add(&self.allocations, 1);
-                add(&self.bytes_allocated, new);
-                add(&self.deallocations, 1);
-                add(&self.bytes_deallocated, old);
-            }
         }
     }
 

@@ -33,6 +33,8 @@ pub mod env {
     pub const TIMEOUT: &str = "LEAKCHECK_TIMEOUT";
     /// `0`/`false` runs leak tests in the test's own process instead of a child process.
     pub const ISOLATE: &str = "LEAKCHECK_ISOLATE";
+    /// `0`/`false` skips the traced iterations that find where a suspected leak was allocated.
+    pub const ATTRIBUTE: &str = "LEAKCHECK_ATTRIBUTE";
 }
 
 /// Options as written in `#[leak_test(...)]`; `None` means "not written".
@@ -50,6 +52,8 @@ pub struct Options {
     pub timeout_secs: Option<u64>,
     /// `isolate = BOOL`
     pub isolate: Option<bool>,
+    /// `attribute = BOOL`
+    pub attribute: Option<bool>,
 }
 
 impl Options {
@@ -61,6 +65,7 @@ impl Options {
         settle_ms: None,
         timeout_secs: None,
         isolate: None,
+        attribute: None,
     };
 }
 
@@ -79,6 +84,8 @@ pub struct Config {
     pub timeout: Duration,
     /// Run each `#[leak_test]` in a child process (ignored by the function API).
     pub isolate: bool,
+    /// After a suspected leak, run traced iterations to find where it was allocated.
+    pub attribute: bool,
 }
 
 impl Default for Config {
@@ -90,6 +97,7 @@ impl Default for Config {
             settle: DEFAULT_SETTLE,
             timeout: DEFAULT_TIMEOUT,
             isolate: true,
+            attribute: true,
         }
     }
 }
@@ -162,6 +170,7 @@ impl Config {
             .or(number(env::TIMEOUT)?)
             .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
         let isolate = options.isolate.or(flag(env::ISOLATE)?).unwrap_or(true);
+        let attribute = options.attribute.or(flag(env::ATTRIBUTE)?).unwrap_or(true);
 
         let config = Config {
             iterations,
@@ -170,6 +179,7 @@ impl Config {
             settle,
             timeout,
             isolate,
+            attribute,
         };
         config.validate()?;
         Ok(config)

@@ -47,6 +47,7 @@
 
 mod alloc;
 mod analyze;
+mod attribute;
 mod config;
 mod entry;
 mod isolate;

@@ -4,6 +4,7 @@
 //! to its parent (as JSON), and what a failing test prints (its `Display`).
 
 use crate::analyze::{CountFinding, HeapFinding, Verdict};
+use crate::attribute::Attribution;
 use crate::snapshot::{FdInfo, FdKind, Sample, ThreadInfo};
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write as _};
@@ -69,6 +70,9 @@ pub struct Report {
     pub new_threads: Vec<ThreadInfo>,
     /// File descriptors open at the end that were not open at the baseline.
     pub new_fds: Vec<FdInfo>,
+    /// Where the leaked blocks were allocated, when the run traced them (only after a suspected
+    /// leak).
+    pub attribution: Option<Attribution>,
     /// Anything the reader should know about how the numbers were taken.
     pub notes: Vec<String>,
 }
@@ -92,9 +96,9 @@ impl Report {
         }
     }
 
-    /// Total body runs: warmup plus measured iterations.
+    /// Total body runs: warmup, measured and traced iterations.
     pub fn body_runs(&self) -> usize {
-        self.warmup + self.measured
+        self.warmup + self.measured + self.attribution.as_ref().map_or(0, |a| a.traced_iterations)
     }
 
     /// Mean allocations per measured iteration.
@@ -118,7 +122,7 @@ impl Report {
     /// One line: the verdict per resource and the iteration counts.
     pub fn summary(&self) -> String {
         format!(
-            "leakcheck: {}{} — heap {} ({:+.1} B, {:+.2} blocks/iter), threads {} ({:+}), fds {} ({:+}); {} warmup + {} measured iterations",
+            "leakcheck: {}{} — heap {} ({:+.1} B, {:+.2} blocks/iter), threads {} ({:+}), fds {} ({:+}); {} warmup + {} measured iterations{}",
             self.test
                 .as_ref()
                 .map(|t| format!("`{}` ", t.name))
@@ -133,6 +137,10 @@ impl Report {
             self.fds.net,
             self.warmup,
             self.measured,
+            self.attribution
+                .as_ref()
+                .map(|a| format!(" + {} traced", a.traced_iterations))
+                .unwrap_or_default(),
         )
     }
 }
@@ -163,8 +171,13 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "  {} warmup + {} measured iterations",
-            self.warmup, self.measured
+            "  {} warmup + {} measured iterations{}",
+            self.warmup,
+            self.measured,
+            self.attribution
+                .as_ref()
+                .map(|a| format!(" + {} traced to find where", a.traced_iterations))
+                .unwrap_or_default()
         )?;
 
         let heap = &self.heap;
@@ -186,6 +199,9 @@ impl fmt::Display for Report {
                 "           live blocks after each iteration: {}",
                 series(&self.samples, |s| s.live_blocks)
             )?;
+        }
+        if let Some(attribution) = &self.attribution {
+            write_attribution(f, attribution)?;
         }
         for (label, finding, pick) in [
             (
@@ -219,7 +235,17 @@ impl fmt::Display for Report {
                 } else {
                     &t.name
                 };
-                writeln!(f, "    tid {:<8} {:<16} {}", t.tid, name, t.state)?;
+                write!(f, "    tid {:<8} {:<16} {}", t.tid, name, t.state)?;
+                match (&t.waiting_in, &t.syscall) {
+                    (Some(w), Some(call)) => write!(f, " in {w} ({call})")?,
+                    (Some(w), None) => write!(f, " in {w}")?,
+                    (None, Some(call)) => write!(f, " in {call}")?,
+                    (None, None) => {}
+                }
+                if let Some(site) = &t.spawned_at {
+                    write!(f, ", spawned at {site}")?;
+                }
+                writeln!(f)?;
             }
             more(f, self.new_threads.len())?;
         }
@@ -229,13 +255,17 @@ impl fmt::Display for Report {
                 "  file descriptors still open that were not at the baseline:"
             )?;
             for d in self.new_fds.iter().take(MAX_LISTED) {
-                writeln!(
+                write!(
                     f,
                     "    fd {:<4} {:<10} {}",
                     d.fd,
                     kind_name(d.kind),
                     d.target
                 )?;
+                match &d.detail {
+                    Some(detail) => writeln!(f, "  {detail}")?,
+                    None => writeln!(f)?,
+                }
             }
             more(f, self.new_fds.len())?;
         }
@@ -253,6 +283,67 @@ impl fmt::Display for Report {
 }
 
 const MAX_LISTED: usize = 20;
+
+fn write_attribution(f: &mut fmt::Formatter<'_>, a: &Attribution) -> fmt::Result {
+    writeln!(
+        f,
+        "  surviving allocations by call site (per iteration, from {} traced iterations):",
+        a.traced_iterations
+    )?;
+    const INDENT: &str = "                          ";
+    for site in &a.sites {
+        writeln!(
+            f,
+            "    {:<21} at {}",
+            format!(
+                "{} / {}",
+                blocks(site.blocks_per_iteration),
+                bytes(site.bytes_per_iteration)
+            ),
+            site.location()
+        )?;
+        for caller in site.frames.iter().skip(1).take(2) {
+            writeln!(f, "{INDENT}← {caller}")?;
+        }
+        write!(f, "{INDENT}fingerprint {}", site.fingerprint)?;
+        if site.thread_spawn {
+            write!(f, "; std's allocations for a thread spawned here")?;
+        }
+        if !site.threads.is_empty() {
+            write!(f, "; allocated on {}", site.threads.join(", "))?;
+        }
+        writeln!(f)?;
+    }
+    if a.other_blocks_per_iteration > 0.0 {
+        writeln!(
+            f,
+            "    and {} at other sites",
+            blocks(a.other_blocks_per_iteration)
+        )?;
+    }
+    for note in &a.notes {
+        writeln!(f, "    note: {note}")?;
+    }
+    Ok(())
+}
+
+fn blocks(n: f64) -> String {
+    if n == 1.0 {
+        "1 block".to_owned()
+    } else if n.fract() == 0.0 {
+        format!("{n:.0} blocks")
+    } else {
+        format!("{n:.1} blocks")
+    }
+}
+
+fn bytes(n: f64) -> String {
+    if n.fract() == 0.0 {
+        format!("{n:.0} B")
+    } else {
+        format!("{n:.1} B")
+    }
+}
 
 fn more(f: &mut fmt::Formatter<'_>, total: usize) -> fmt::Result {
     if total > MAX_LISTED {

@@ -8,6 +8,7 @@
 
 use crate::alloc;
 use crate::analyze::{self, Assessment, CountFinding, HeapFinding, Plan, Verdict};
+use crate::attribute;
 use crate::config::{Config, ConfigError, Options};
 use crate::report::{Report, TestId};
 use crate::snapshot::{self, Sample};
@@ -82,6 +83,12 @@ impl Check {
     /// Bound on the wait for exiting threads and closing fds after each iteration.
     pub fn settle(mut self, bound: Duration) -> Self {
         self.options.settle_ms = Some(bound.as_millis().min(u128::from(u64::MAX)) as u64);
+        self
+    }
+
+    /// Whether a suspected leak is traced to where it was allocated (default: yes).
+    pub fn attribute(mut self, on: bool) -> Self {
+        self.options.attribute = Some(on);
         self
     }
 
@@ -246,14 +253,32 @@ pub(crate) fn measure(
     }
     let (heap, threads, fds) = decided.findings(&samples, &plan);
 
-    let new_threads = snapshot::threads()
+    // Attribution, only on suspicion: extra iterations in tracing mode, after the verdicts.
+    let suspected = |v: Verdict| v != Verdict::Clean;
+    let traced = if config.attribute && (suspected(heap.verdict) || suspected(threads.verdict)) {
+        let last = samples.last().copied().unwrap_or_default();
+        Some(trace(&mut run_once, || {
+            settle((last.threads, last.fds), config.settle);
+        })?)
+    } else {
+        None
+    };
+
+    let mut new_threads: Vec<_> = snapshot::threads()
         .into_iter()
         .filter(|t| !threads_before.iter().any(|b| b.tid == t.tid))
         .collect();
-    let new_fds = snapshot::fds()
+    let mut new_fds: Vec<_> = snapshot::fds()
         .into_iter()
         .filter(|f| !fds_before.contains(f))
         .collect();
+    attribute::describe_sockets(&mut new_fds);
+    let attribution = traced.map(|(traced, harness_tid)| {
+        let survivors_of = usize::from(attribute::TRACED_ITERATIONS - 1);
+        let attribution = attribute::sites(traced, survivors_of, harness_tid, &new_threads);
+        attribute::spawn_sites(&mut new_threads, &attribution);
+        attribution
+    });
     let mut notes = Vec::new();
     if !snapshot::PROCESS_RESOURCES_OBSERVABLE {
         notes.push(
@@ -273,8 +298,30 @@ pub(crate) fn measure(
         samples,
         new_threads,
         new_fds,
+        attribution,
         notes,
     })
+}
+
+/// Runs the traced iterations (settling after each) and returns what the tracer kept, with the
+/// test thread's id. The tracer is stopped however the body ends.
+fn trace(
+    run_once: &mut impl FnMut() -> Result<(u64, u64, u64), BodyFailure>,
+    mut settle: impl FnMut(),
+) -> Result<(attribute::tracer::Traced, u32), BodyFailure> {
+    use attribute::tracer;
+    tracer::start();
+    let mut outcome = Ok(());
+    for iteration in 0..attribute::TRACED_ITERATIONS {
+        tracer::next_iteration(iteration);
+        if let Err(failure) = run_once() {
+            outcome = Err(failure);
+            break;
+        }
+        settle();
+    }
+    let traced = tracer::stop(attribute::TRACED_ITERATIONS - 1);
+    outcome.map(|()| (traced, tracer::current_tid()))
 }
 
 /// After how many measured iterations each resource was decided.

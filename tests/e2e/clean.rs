@@ -31,6 +31,13 @@ fn every_clean_pattern_passes_clean() {
     }
     run.assert_all_clean();
     assert_eq!(run.outcome("ignored_but_clean"), Outcome::Ignored);
+    // Clean tests never pay for attribution.
+    for (test, outcome) in &run.outcomes {
+        if *outcome == Outcome::Passed {
+            let section = run.section(test);
+            assert!(!section.contains("traced"), "{test} was traced:\n{section}");
+        }
+    }
 }
 
 #[test]

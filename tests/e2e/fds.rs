@@ -35,6 +35,12 @@ fn forgotten_tcp_listener() {
         "fds      LEAK       +8 (+1.00 per iteration)",
         "socket     socket:[",
     );
+    let run = cargo_test("fd_leaks", &["--test-threads=3"]);
+    let section = run.section("forgotten_tcp_listener");
+    assert!(
+        section.contains("]  tcp 127.0.0.1:") && section.contains(" (listening)"),
+        "the socket's address and state are resolved:\n{section}"
+    );
 }
 
 #[test]

@@ -98,10 +98,16 @@ impl Run {
 /// Runs `cargo test --test BINARY -- ARGS --show-output` on the fixture crate, once per distinct
 /// command line per process (tests that look at the same binary share the run).
 pub fn cargo_test(binary: &str, args: &[&str]) -> Arc<Run> {
+    cargo_test_with(binary, args, &[])
+}
+
+/// [`cargo_test`] with extra environment variables for the fixture's tests.
+pub fn cargo_test_with(binary: &str, args: &[&str], envs: &[(&str, &str)]) -> Arc<Run> {
     let mut command = cargo();
     command
         .args(["test", "--test", binary, "--", "--show-output"])
-        .args(args);
+        .args(args)
+        .envs(envs.iter().copied());
     run_once(command, parse_libtest)
 }
 

@@ -4,6 +4,7 @@
 
 mod fixture;
 
+mod attribution;
 mod clean;
 mod failures;
 mod fds;

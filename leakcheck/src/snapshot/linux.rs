@@ -71,10 +71,15 @@ pub(super) fn threads() -> Vec<ThreadInfo> {
             let name = std::fs::read_to_string(format!("{dir}/comm")).ok()?;
             let stat = std::fs::read(format!("{dir}/stat")).ok()?;
             let letter = parse_stat_state(&stat)?;
+            let wchan = std::fs::read_to_string(format!("{dir}/wchan")).ok();
+            let syscall = std::fs::read_to_string(format!("{dir}/syscall")).ok();
             Some(ThreadInfo {
                 tid,
                 name: name.trim_end_matches('\n').to_owned(),
                 state: describe_state(letter).to_owned(),
+                waiting_in: wchan.filter(|w| !w.is_empty() && w != "0"),
+                syscall: syscall.as_deref().and_then(describe_syscall),
+                spawned_at: None,
             })
         })
         .collect()
@@ -95,9 +100,47 @@ pub(super) fn fds() -> Vec<FdInfo> {
                 fd: fd as i32,
                 kind: FdKind::of_target(&target),
                 target,
+                detail: None,
             })
         })
         .collect()
+}
+
+/// Names the system call in a `/proc/.../syscall` line (`202 0x7f.. ...`): `None` when the
+/// thread is running or not in a system call.
+fn describe_syscall(line: &str) -> Option<String> {
+    let number: i64 = line.split_whitespace().next()?.parse().ok()?;
+    if number < 0 {
+        return None;
+    }
+    Some(syscall_name(number).map_or_else(|| format!("syscall {number}"), str::to_owned))
+}
+
+/// Names of the system calls threads commonly block in (x86_64 numbering).
+fn syscall_name(number: i64) -> Option<&'static str> {
+    if !cfg!(target_arch = "x86_64") {
+        return None;
+    }
+    Some(match number {
+        0 => "read",
+        1 => "write",
+        7 => "poll",
+        23 => "select",
+        34 => "pause",
+        35 => "nanosleep",
+        43 => "accept",
+        45 => "recvfrom",
+        47 => "recvmsg",
+        61 => "wait4",
+        202 => "futex",
+        230 => "clock_nanosleep",
+        232 => "epoll_wait",
+        270 => "pselect6",
+        271 => "ppoll",
+        281 => "epoll_pwait",
+        288 => "accept4",
+        _ => return None,
+    })
 }
 
 /// Reads a small file into `buf` with raw calls (no allocation). Returns the length read.
@@ -247,6 +290,19 @@ mod tests {
         let mut bad = buf.clone();
         bad[16..18].copy_from_slice(&u16::MAX.to_ne_bytes());
         assert_eq!(dirent_names(&bad).count(), 0);
+    }
+
+    #[test]
+    fn names_system_calls() {
+        assert_eq!(describe_syscall("running"), None);
+        assert_eq!(describe_syscall("-1 0x7ffc 0x5555"), None);
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(
+                describe_syscall("202 0x7f 0x80 0x0").as_deref(),
+                Some("futex")
+            );
+        }
+        assert_eq!(describe_syscall("999 0x0").as_deref(), Some("syscall 999"));
     }
 
     #[test]

@@ -75,6 +75,12 @@ pub struct ThreadInfo {
     pub name: String,
     /// Scheduler state, e.g. `sleeping`, `running`, `disk sleep` (blocked in the kernel).
     pub state: String,
+    /// The kernel function the thread sleeps in (`/proc/.../wchan`), when readable.
+    pub waiting_in: Option<String>,
+    /// The system call the thread is blocked in (`/proc/.../syscall`), e.g. `futex`, when readable.
+    pub syscall: Option<String>,
+    /// Where the thread was spawned, when attribution found it.
+    pub spawned_at: Option<crate::attribute::Frame>,
 }
 
 /// One open file descriptor.
@@ -86,6 +92,8 @@ pub struct FdInfo {
     pub kind: FdKind,
     /// The link target: a path, `socket:[inode]`, `pipe:[inode]`, `anon_inode:[eventfd]`, ...
     pub target: String,
+    /// For a socket: protocol, addresses and state, e.g. `tcp 127.0.0.1:8080 (listening)`.
+    pub detail: Option<String>,
 }
 
 /// The kind of object a file descriptor refers to, read from its link target.

@@ -12,6 +12,7 @@ use leakcheck::leak_test;
     settle_ms = 10,
     timeout = 60,
     isolate = false,
+    attribute = false,
     crate = "leakcheck"
 )]
 fn every_option() {
