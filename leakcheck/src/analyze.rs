@@ -232,7 +232,9 @@ pub fn heap(bytes: &[u64], blocks: &[u64], plan: &Plan) -> Assessment<HeapFindin
     } else {
         half + 1
     }..=n;
-    let left_band = |s: &[u64]| min_max(&s[last.clone()]).0 > min_max(&s[..=first]).1;
+    // With a single round, its second half is judged against its first.
+    let band = if rounds >= 2 { first } else { half };
+    let left_band = |s: &[u64]| min_max(&s[last.clone()]).0 > min_max(&s[..=band]).1;
     let rising_now = |s: &[u64]| rose(s, 0..=*last.start() - 1, last.clone());
     let confirmed = |s: &[u64]| rising_now(s) && left_band(s);
     if growing >= 2 && (confirmed(bytes) || confirmed(blocks)) {

@@ -208,6 +208,17 @@ fn a_transient_increase_is_clean() {
 }
 
 #[test]
+fn growth_without_a_confirming_round_is_suspicious() {
+    let single = Plan { first: 4, max: 4 };
+    let bytes = [100, 101, 102, 103, 104];
+    let blocks = [10, 11, 12, 13, 14];
+    match heap(&bytes, &blocks, &single) {
+        Assessment::Decided(f) => assert_eq!(f.verdict, Verdict::Suspicious, "{}", f.evidence),
+        Assessment::NeedsMore => panic!("a single-round plan decides after its round"),
+    }
+}
+
+#[test]
 fn unconfirmed_findings_are_suspicious() {
     let h = heap_unconfirmed(&[0, 8, 16], &[0, 1, 2]);
     assert_eq!(h.verdict, Verdict::Suspicious);
