@@ -170,20 +170,7 @@ fn count(op: Op, size: usize) {
     if slot.divert.load(Ordering::Relaxed) {
         return count_slow(slot, op, size);
     }
-    let (calls, bytes) = match op {
-        Op::Alloc(_) => (&slot.allocations, &slot.bytes_allocated),
-        Op::Free(_) => (&slot.deallocations, &slot.bytes_deallocated),
-    };
-    // Only this thread writes an owned slot: a plain load and store, no locked instruction.
-    // Readers on other threads see the old or the new value.
-    calls.store(
-        calls.load(Ordering::Relaxed).wrapping_add(1),
-        Ordering::Relaxed,
-    );
-    bytes.store(
-        bytes.load(Ordering::Relaxed).wrapping_add(size as u64),
-        Ordering::Relaxed,
-    );
+    slot.add_owned(op, size);
 }
 
 #[cold]
@@ -194,22 +181,12 @@ fn count_slow(slot: &'static Slot, op: Op, size: usize) {
     } else {
         slot
     };
-    let (calls, bytes) = match op {
-        Op::Alloc(_) => (&slot.allocations, &slot.bytes_allocated),
-        Op::Free(_) => (&slot.deallocations, &slot.bytes_deallocated),
-    };
     if ptr::eq(slot, &SHARED) {
+        let (calls, bytes) = slot.counters(op);
         calls.fetch_add(1, Ordering::Relaxed);
         bytes.fetch_add(size as u64, Ordering::Relaxed);
     } else {
-        calls.store(
-            calls.load(Ordering::Relaxed).wrapping_add(1),
-            Ordering::Relaxed,
-        );
-        bytes.store(
-            bytes.load(Ordering::Relaxed).wrapping_add(size as u64),
-            Ordering::Relaxed,
-        );
+        slot.add_owned(op, size);
     }
     if TRACING.load(Ordering::Relaxed) {
         match op {
@@ -320,6 +297,30 @@ impl Slot {
             deallocations: AtomicU64::new(0),
             bytes_deallocated: AtomicU64::new(0),
         }
+    }
+
+    /// The call and byte counters that `op` adds to.
+    #[inline(always)]
+    fn counters(&self, op: Op) -> (&AtomicU64, &AtomicU64) {
+        match op {
+            Op::Alloc(_) => (&self.allocations, &self.bytes_allocated),
+            Op::Free(_) => (&self.deallocations, &self.bytes_deallocated),
+        }
+    }
+
+    /// Counts one call as the slot's only writer: a plain load and store, no locked instruction.
+    /// Readers on other threads see the old or the new value.
+    #[inline(always)]
+    fn add_owned(&self, op: Op, size: usize) {
+        let (calls, bytes) = self.counters(op);
+        calls.store(
+            calls.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+        bytes.store(
+            bytes.load(Ordering::Relaxed).wrapping_add(size as u64),
+            Ordering::Relaxed,
+        );
     }
 
     fn read(&self) -> Counters {

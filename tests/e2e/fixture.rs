@@ -95,6 +95,17 @@ impl Run {
     }
 }
 
+/// The body runs a test's summary line reports (`W warmup + M measured iterations`).
+pub fn body_runs(section: &str) -> Option<usize> {
+    let line = section
+        .lines()
+        .find(|l| l.starts_with("leakcheck: ") && l.contains(" warmup + "))?;
+    let (head, tail) = line.split_once(" warmup + ")?;
+    let warmup: usize = head.rsplit(' ').next()?.parse().ok()?;
+    let measured: usize = tail.split(' ').next()?.parse().ok()?;
+    Some(warmup + measured)
+}
+
 /// Runs `cargo test --test BINARY -- ARGS --show-output` on the fixture crate, once per distinct
 /// command line per process (tests that look at the same binary share the run).
 pub fn cargo_test(binary: &str, args: &[&str]) -> Arc<Run> {
