@@ -64,12 +64,8 @@ pub fn run_test<R: BodyResult>(meta: TestMeta, options: Options, mut body: impl 
                 Ok(report) => ChildResult::Completed {
                     report: Box::new(report.clone()),
                 },
-                Err(BodyFailure::Panicked(_)) => ChildResult::Panicked {
-                    message: outcome
-                        .as_ref()
-                        .err()
-                        .map(BodyFailure::message)
-                        .unwrap_or_default(),
+                Err(failure @ BodyFailure::Panicked(_)) => ChildResult::Panicked {
+                    message: failure.message(),
                 },
                 Err(BodyFailure::Returned(message)) => ChildResult::Failed {
                     message: message.clone(),
