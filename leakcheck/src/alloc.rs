@@ -142,8 +142,7 @@ pub fn counters() -> Counters {
 #[cfg(test)]
 pub(crate) fn this_thread_allocations() -> Option<u64> {
     let mine = MINE.with(Cell::get);
-    let own = !ptr::eq(mine, &FRESH) && !ptr::eq(mine, &SHARED);
-    own.then(|| mine.allocations.load(Ordering::Relaxed))
+    (!mine.is_special()).then(|| mine.allocations.load(Ordering::Relaxed))
 }
 
 /// Whether the counting allocator is this process's global allocator.
@@ -242,7 +241,7 @@ impl Drop for SlotGuard {
     fn drop(&mut self) {
         // Allocations after this point (later thread-local destructors) count in the shared slot.
         let mine = MINE.with(|m| m.replace(&SHARED));
-        if !ptr::eq(mine, &SHARED) && !ptr::eq(mine, &FRESH) {
+        if !mine.is_special() {
             mine.owned.store(false, Ordering::Release);
         }
     }
@@ -297,6 +296,11 @@ impl Slot {
             deallocations: AtomicU64::new(0),
             bytes_deallocated: AtomicU64::new(0),
         }
+    }
+
+    /// `FRESH` or `SHARED`: a slot no thread owns.
+    fn is_special(&self) -> bool {
+        ptr::eq(self, &FRESH) || ptr::eq(self, &SHARED)
     }
 
     /// The call and byte counters that `op` adds to.

@@ -437,18 +437,15 @@ fn quiesce(bound: Duration) {
     });
 }
 
-/// Calls `done` with exponential backoff until it returns true or `bound` has passed. Returns
-/// whether it succeeded. Allocation-free (as long as `done` is).
-fn wait_until(bound: Duration, mut done: impl FnMut() -> bool) -> bool {
+/// Calls `done` with exponential backoff until it returns true or `bound` has passed.
+/// Allocation-free (as long as `done` is).
+fn wait_until(bound: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + bound;
     let mut pause = Duration::from_micros(500);
     loop {
-        if done() {
-            return true;
-        }
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
+        if done() || left.is_zero() {
+            return;
         }
         std::thread::sleep(pause.min(left));
         pause *= 2;
