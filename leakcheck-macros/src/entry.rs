@@ -17,6 +17,8 @@ const OPTIONS: &[(&str, Kind)] = &[
     ("timeout", Kind::Int),
     ("isolate", Kind::Bool),
     ("attribute", Kind::Bool),
+    ("max_allocs_per_iter", Kind::Int),
+    ("max_bytes_per_iter", Kind::Int),
     ("crate", Kind::Path),
 ];
 
@@ -210,6 +212,7 @@ fn expand(func: ItemFn, options: Parsed) -> TokenStream {
             #krate::__private::run_test(
                 #krate::__private::TestMeta {
                     fn_name: ::core::stringify!(#name),
+                    package: ::core::option_env!("CARGO_PKG_NAME"),
                     module_path: ::core::module_path!(),
                     file: ::core::file!(),
                     line: #line,

@@ -18,10 +18,13 @@ use std::fmt;
 use std::ops::RangeInclusive;
 
 /// The outcome for one resource, or for a whole test (the worst of its resources).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// No persistent growth.
+    #[default]
     Clean,
     /// Growth that was not confirmed as a leak; reported, does not fail the test.
     Suspicious,

@@ -35,6 +35,12 @@ pub mod env {
     pub const ISOLATE: &str = "LEAKCHECK_ISOLATE";
     /// `0`/`false` skips the traced iterations that find where a suspected leak was allocated.
     pub const ATTRIBUTE: &str = "LEAKCHECK_ATTRIBUTE";
+    /// Where records, `report.json` and `junit.xml` go (default `<target-dir>/leakcheck`).
+    pub const DIR: &str = "LEAKCHECK_DIR";
+    /// The run a test belongs to; set by `cargo leakcheck test` (see the README's "What a run is").
+    pub const RUN_ID: &str = "LEAKCHECK_RUN_ID";
+    /// The commit under test, when neither the CI's variables nor `git` can tell.
+    pub const COMMIT: &str = "LEAKCHECK_COMMIT";
 }
 
 /// Options as written in `#[leak_test(...)]`; `None` means "not written".
@@ -54,6 +60,10 @@ pub struct Options {
     pub isolate: Option<bool>,
     /// `attribute = BOOL`
     pub attribute: Option<bool>,
+    /// `max_allocs_per_iter = N`
+    pub max_allocs_per_iter: Option<u64>,
+    /// `max_bytes_per_iter = N`
+    pub max_bytes_per_iter: Option<u64>,
 }
 
 impl Options {
@@ -66,6 +76,8 @@ impl Options {
         timeout_secs: None,
         isolate: None,
         attribute: None,
+        max_allocs_per_iter: None,
+        max_bytes_per_iter: None,
     };
 }
 
@@ -86,6 +98,10 @@ pub struct Config {
     pub isolate: bool,
     /// After a suspected leak, run traced iterations to find where it was allocated.
     pub attribute: bool,
+    /// Fail when the body makes more allocations than this per measured iteration (mean).
+    pub max_allocs_per_iter: Option<u64>,
+    /// Fail when the body allocates more bytes than this per measured iteration (mean).
+    pub max_bytes_per_iter: Option<u64>,
 }
 
 impl Default for Config {
@@ -98,6 +114,8 @@ impl Default for Config {
             timeout: DEFAULT_TIMEOUT,
             isolate: true,
             attribute: true,
+            max_allocs_per_iter: None,
+            max_bytes_per_iter: None,
         }
     }
 }
@@ -180,6 +198,9 @@ impl Config {
             timeout,
             isolate,
             attribute,
+            // Budgets are about one test's body; a process-wide override would make no sense.
+            max_allocs_per_iter: options.max_allocs_per_iter,
+            max_bytes_per_iter: options.max_bytes_per_iter,
         };
         config.validate()?;
         Ok(config)

@@ -51,6 +51,8 @@ mod attribute;
 mod config;
 mod entry;
 mod isolate;
+pub mod junit;
+pub mod record;
 mod report;
 mod run;
 mod snapshot;
@@ -59,7 +61,7 @@ pub use alloc::{counters, is_installed, Counters, CountingAlloc};
 pub use analyze::{CountFinding, HeapFinding, Plan, Verdict};
 pub use config::{env, Config, ConfigError, Options};
 pub use leakcheck_macros::leak_test;
-pub use report::{Report, TestId};
+pub use report::{BudgetBreach, Report, TestId};
 pub use run::Check;
 pub use snapshot::{FdInfo, FdKind, Sample, ThreadInfo};
 

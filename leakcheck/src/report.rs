@@ -12,6 +12,13 @@ use std::fmt::{self, Write as _};
 /// Which test a report is about.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestId {
+    /// The cargo package of the test (empty when not known).
+    #[serde(default)]
+    pub package: String,
+    /// The test binary's crate name: the package's library for unit tests, the file name of an
+    /// integration test (`tests/heap.rs` → `heap`).
+    #[serde(default)]
+    pub binary: String,
     /// The name libtest knows the test by (module path without the crate, then the fn name).
     pub name: String,
     /// `module_path!()` where the test was written.
@@ -31,19 +38,38 @@ impl TestId {
         }
     }
 
-    /// The identity of a test function written at `module_path`/`fn_name`.
-    pub fn of_fn(module_path: &str, fn_name: &str, file: &str, line: u32) -> Self {
+    /// The identity of a test function written at `module_path`/`fn_name`, in `package`.
+    pub fn of_fn(package: &str, module_path: &str, fn_name: &str, file: &str, line: u32) -> Self {
         // libtest names a test by its path inside the crate: drop the crate's own name.
-        let name = match module_path.split_once("::") {
-            Some((_crate, inner)) => format!("{inner}::{fn_name}"),
-            None => fn_name.to_owned(),
+        let (binary, name) = match module_path.split_once("::") {
+            Some((krate, inner)) => (krate, format!("{inner}::{fn_name}")),
+            None => (module_path, fn_name.to_owned()),
         };
         TestId {
+            package: package.to_owned(),
+            binary: binary.to_owned(),
             name,
             module_path: module_path.to_owned(),
             file: file.to_owned(),
             line,
         }
+    }
+
+    /// The test binary as nextest names it: the package for its library's unit tests,
+    /// `package::binary` otherwise. Reports group tests by it (one JUnit testsuite each).
+    pub fn binary_id(&self) -> String {
+        if self.package.is_empty() {
+            self.binary.clone()
+        } else if self.binary.is_empty() || self.binary == self.package.replace('-', "_") {
+            self.package.clone()
+        } else {
+            format!("{}::{}", self.package, self.binary)
+        }
+    }
+
+    /// `binary_id` and `name`: unique within a workspace run.
+    pub fn full_name(&self) -> String {
+        format!("{}::{}", self.binary_id(), self.name)
     }
 }
 
@@ -73,8 +99,47 @@ pub struct Report {
     /// Where the leaked blocks were allocated, when the run traced them (only after a suspected
     /// leak).
     pub attribution: Option<Attribution>,
+    /// Allocation budgets (`max_allocs_per_iter`, `max_bytes_per_iter`) the body went over.
+    #[serde(default)]
+    pub over_budget: Vec<BudgetBreach>,
     /// Anything the reader should know about how the numbers were taken.
     pub notes: Vec<String>,
+}
+
+/// An allocation budget the body went over: a performance regression, not a leak.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BudgetBreach {
+    /// The option that set the budget: `max_allocs_per_iter` or `max_bytes_per_iter`.
+    pub option: String,
+    /// The budget.
+    pub limit: u64,
+    /// The mean per measured iteration that went over it.
+    pub per_iteration: f64,
+}
+
+impl BudgetBreach {
+    /// The breaches of `config`'s budgets by a run with these per-iteration means.
+    pub(crate) fn check(
+        max_allocs: Option<u64>,
+        max_bytes: Option<u64>,
+        allocations: f64,
+        bytes: f64,
+    ) -> Vec<BudgetBreach> {
+        [
+            ("max_allocs_per_iter", max_allocs, allocations),
+            ("max_bytes_per_iter", max_bytes, bytes),
+        ]
+        .into_iter()
+        .filter_map(|(option, limit, per_iteration)| {
+            let limit = limit?;
+            (per_iteration > limit as f64).then(|| BudgetBreach {
+                option: option.to_owned(),
+                limit,
+                per_iteration,
+            })
+        })
+        .collect()
+    }
 }
 
 impl Report {
@@ -88,10 +153,22 @@ impl Report {
         self.verdict == Verdict::Clean
     }
 
-    /// Panics with the full report when some resource leaked. Suspicious findings pass.
+    /// True when the body went over an allocation budget.
+    pub fn is_over_budget(&self) -> bool {
+        !self.over_budget.is_empty()
+    }
+
+    /// True when a `#[leak_test]` with this report passes: no leak and within its budgets.
+    /// Suspicious findings pass.
+    pub fn passes(&self) -> bool {
+        !self.is_leak() && !self.is_over_budget()
+    }
+
+    /// Panics with the full report when some resource leaked or a budget was exceeded, as a
+    /// `#[leak_test]` would fail. Suspicious findings pass.
     #[track_caller]
     pub fn assert_no_leak(&self) {
-        if self.is_leak() {
+        if !self.passes() {
             panic!("{self}");
         }
     }
@@ -161,10 +238,12 @@ impl fmt::Display for Report {
             .as_ref()
             .map(|t| format!("`{}` ", t.name))
             .unwrap_or_default();
-        if leaked.is_empty() {
-            writeln!(f, "leakcheck: {name}{}", self.verdict)?;
-        } else {
+        if !leaked.is_empty() {
             writeln!(f, "leakcheck: {name}leaked {}", leaked.join(", "))?;
+        } else if self.is_over_budget() {
+            writeln!(f, "leakcheck: {name}went over its allocation budget")?;
+        } else {
+            writeln!(f, "leakcheck: {name}{}", self.verdict)?;
         }
         if let Some(t) = self.test.as_ref().filter(|t| !t.file.is_empty()) {
             writeln!(f, "  test at {}:{}", t.file, t.line)?;
@@ -275,6 +354,13 @@ impl fmt::Display for Report {
             self.allocations_per_iteration(),
             self.bytes_allocated_per_iteration()
         )?;
+        for breach in &self.over_budget {
+            writeln!(
+                f,
+                "  budget   OVER       {:.1} per iteration, over `{} = {}`",
+                breach.per_iteration, breach.option, breach.limit
+            )?;
+        }
         for note in &self.notes {
             writeln!(f, "  note: {note}")?;
         }
@@ -388,13 +474,15 @@ mod tests {
     #[test]
     fn test_names_follow_libtest() {
         assert_eq!(
-            TestId::of_fn("heap", "leaks", "tests/heap.rs", 3).name,
+            TestId::of_fn("app", "heap", "leaks", "tests/heap.rs", 3).name,
             "leaks"
         );
-        assert_eq!(
-            TestId::of_fn("my_crate::cache::tests", "insert", "src/cache.rs", 9).name,
-            "cache::tests::insert"
-        );
+        let unit = TestId::of_fn("my-crate", "my_crate::cache::tests", "insert", "src/cache.rs", 9);
+        assert_eq!(unit.name, "cache::tests::insert");
+        assert_eq!(unit.binary_id(), "my-crate");
+        assert_eq!(unit.full_name(), "my-crate::cache::tests::insert");
+        let integration = TestId::of_fn("my-crate", "heap", "leaks", "tests/heap.rs", 3);
+        assert_eq!(integration.binary_id(), "my-crate::heap");
     }
 
     #[test]

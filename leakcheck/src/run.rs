@@ -10,7 +10,7 @@ use crate::alloc;
 use crate::analyze::{self, Assessment, CountFinding, HeapFinding, Plan, Verdict};
 use crate::attribute;
 use crate::config::{Config, ConfigError, Options};
-use crate::report::{Report, TestId};
+use crate::report::{BudgetBreach, Report, TestId};
 use crate::snapshot::{self, Sample};
 use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -89,6 +89,20 @@ impl Check {
     /// Whether a suspected leak is traced to where it was allocated (default: yes).
     pub fn attribute(mut self, on: bool) -> Self {
         self.options.attribute = Some(on);
+        self
+    }
+
+    /// Fails the check (see [`Report::passes`]) when the body makes more than `n` allocations per
+    /// measured iteration, on average.
+    pub fn max_allocs_per_iter(mut self, n: u64) -> Self {
+        self.options.max_allocs_per_iter = Some(n);
+        self
+    }
+
+    /// Fails the check when the body allocates more than `n` bytes per measured iteration, on
+    /// average.
+    pub fn max_bytes_per_iter(mut self, n: u64) -> Self {
+        self.options.max_bytes_per_iter = Some(n);
         self
     }
 
@@ -287,7 +301,7 @@ pub(crate) fn measure(
                 .to_owned(),
         );
     }
-    Ok(Report {
+    let mut report = Report {
         test,
         verdict: heap.verdict.max(threads.verdict).max(fds.verdict),
         heap,
@@ -299,8 +313,16 @@ pub(crate) fn measure(
         new_threads,
         new_fds,
         attribution,
+        over_budget: Vec::new(),
         notes,
-    })
+    };
+    report.over_budget = BudgetBreach::check(
+        config.max_allocs_per_iter,
+        config.max_bytes_per_iter,
+        report.allocations_per_iteration(),
+        report.bytes_allocated_per_iteration(),
+    );
+    Ok(report)
 }
 
 /// Runs the traced iterations (settling after each) and returns what the tracer kept, with the

@@ -1,0 +1,426 @@
+//! Where records are kept, and how many writers share them without losing or tearing any.
+//!
+//! Layout of the output directory (`<target-dir>/leakcheck/` unless `LEAKCHECK_DIR` says
+//! otherwise):
+//!
+//! ```text
+//! run.json                 the current run (RunInfo) and the ids of runs it superseded
+//! runs/<run id>/<test>.json one TestRecord per leak test of the current run
+//! report.json              the current run with all its records (RunReport)
+//! junit.xml                the same as JUnit
+//! .lock                    serialises writers (flock)
+//! ```
+//!
+//! Every write takes the lock, writes a temporary file next to its target and renames it over
+//! the target, so a reader sees the old file or the new one, never a torn one, and two writers
+//! never interleave. `report.json` and `junit.xml` are rebuilt from the run's records on every
+//! save: each test binary and each process adds its record and leaves both files complete.
+//!
+//! A **run** is one invocation of a test runner: `cargo leakcheck test` sets `LEAKCHECK_RUN_ID`
+//! for the tests it starts; otherwise the id is the identity of the process that started the
+//! test binary (cargo or nextest: its pid and start time, and the boot id), so every test binary
+//! of one `cargo test` belongs to one run. The first record of a new run starts it afresh: the
+//! previous run's records are removed, and a writer of a superseded run still finishing keeps
+//! its record in its own folder without touching the new run's report.
+
+use super::{parse_record, RunInfo, RunReport, TestRecord, SCHEMA_VERSION};
+use crate::config::env;
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The output directory of the leak tests in this process: `LEAKCHECK_DIR` when set, else
+/// `leakcheck/` in the target directory the test binary was built in.
+pub fn output_dir() -> PathBuf {
+    resolve_output_dir(
+        |name| std::env::var_os(name).map(PathBuf::from),
+        std::env::current_exe().ok().as_deref(),
+    )
+}
+
+fn resolve_output_dir(
+    env: impl Fn(&str) -> Option<PathBuf>,
+    exe: Option<&Path>,
+) -> PathBuf {
+    if let Some(dir) = env(env::DIR).filter(|d| !d.as_os_str().is_empty()) {
+        return dir;
+    }
+    // Test binaries live in <target>/[<triple>/]<profile>/deps/; cargo marks <target> with
+    // CACHEDIR.TAG. This follows CARGO_TARGET_DIR and `build.target-dir` without asking cargo.
+    let from_exe = exe.and_then(|exe| {
+        exe.ancestors()
+            .skip(1)
+            .take(5)
+            .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+            .map(Path::to_owned)
+    });
+    let target = from_exe
+        .or_else(|| env("CARGO_TARGET_DIR"))
+        .unwrap_or_else(|| PathBuf::from("target"));
+    target.join("leakcheck")
+}
+
+/// The id of the run this process belongs to (see the module docs).
+pub fn run_id() -> String {
+    match std::env::var(env::RUN_ID) {
+        Ok(id) if !id.trim().is_empty() => id.trim().to_owned(),
+        _ => os::parent_identity(),
+    }
+}
+
+/// What became of a saved record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Saved {
+    /// The record is in the current run, and `report.json`/`junit.xml` include it.
+    Current,
+    /// A newer run started meanwhile: the record was kept in its own run's folder only.
+    Superseded,
+}
+
+/// The output directory and the files in it.
+#[derive(Clone, Debug)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+/// `run.json`: which run is current.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct RunState {
+    schema_version: u32,
+    current: RunInfo,
+    #[serde(default)]
+    superseded: Vec<String>,
+}
+
+/// How many superseded run ids `run.json` remembers.
+const REMEMBERED_RUNS: usize = 32;
+
+impl Store {
+    /// The store in `dir`.
+    pub fn at(dir: impl Into<PathBuf>) -> Store {
+        Store { dir: dir.into() }
+    }
+
+    /// The store of this process's leak tests ([`output_dir`]).
+    pub fn for_this_process() -> Store {
+        Store::at(output_dir())
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `report.json`.
+    pub fn report_path(&self) -> PathBuf {
+        self.dir.join("report.json")
+    }
+
+    /// `junit.xml`.
+    pub fn junit_path(&self) -> PathBuf {
+        self.dir.join("junit.xml")
+    }
+
+    /// The folder of one run's records.
+    pub fn run_dir(&self, run_id: &str) -> PathBuf {
+        self.dir.join("runs").join(file_stem(run_id))
+    }
+
+    /// Adds `record` to its run and, if that run is current, rewrites `report.json` and
+    /// `junit.xml` to include it. `info` describes the run if this record starts it (it is
+    /// called at most once, under the lock).
+    pub fn save(
+        &self,
+        record: &TestRecord,
+        info: impl FnOnce() -> RunInfo,
+    ) -> io::Result<Saved> {
+        fs::create_dir_all(self.dir.join("runs"))
+            .map_err(|e| context(e, "create", &self.dir))?;
+        let _lock = Lock::acquire(&self.dir.join(".lock"))?;
+
+        let state_path = self.dir.join("run.json");
+        // A missing or damaged run.json only means no run is known: the next one starts afresh.
+        let mut state: RunState = fs::read_to_string(&state_path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        let run_dir = self.run_dir(&record.run_id);
+        let saved = if state.current.id == record.run_id {
+            Saved::Current
+        } else if state.superseded.contains(&record.run_id) {
+            Saved::Superseded
+        } else {
+            let previous = std::mem::take(&mut state.current);
+            if !previous.id.is_empty() {
+                state.superseded.push(previous.id);
+            }
+            let excess = state.superseded.len().saturating_sub(REMEMBERED_RUNS);
+            state.superseded.drain(..excess);
+            state.schema_version = SCHEMA_VERSION;
+            state.current = RunInfo {
+                id: record.run_id.clone(),
+                ..info()
+            };
+            self.remove_other_runs(&run_dir)?;
+            write_atomically(&state_path, &to_json(&state))?;
+            Saved::Current
+        };
+        fs::create_dir_all(&run_dir).map_err(|e| context(e, "create", &run_dir))?;
+        let record_path = run_dir.join(format!("{}.json", file_stem(&record.test.full_name())));
+        write_atomically(&record_path, &to_json(record))?;
+        if saved == Saved::Current {
+            let report = self.collect(&run_dir, state.current);
+            write_atomically(&self.report_path(), &to_json(&report))?;
+            write_atomically(&self.junit_path(), &crate::junit::render(&report))?;
+        }
+        Ok(saved)
+    }
+
+    /// The report of the records in `run_dir`.
+    fn collect(&self, run_dir: &Path, run: RunInfo) -> RunReport {
+        let mut tests = Vec::new();
+        let mut unreadable = Vec::new();
+        let entries = fs::read_dir(run_dir).into_iter().flatten().flatten();
+        for path in entries.map(|e| e.path()) {
+            if path.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            match fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| parse_record(&text, &path).map_err(|e| e.problem))
+            {
+                Ok(record) => tests.push(record),
+                Err(problem) => unreadable.push(format!("{}: {problem}", path.display())),
+            }
+        }
+        tests.sort_by_key(|r| (r.test.binary_id(), r.test.name.clone()));
+        unreadable.sort();
+        RunReport {
+            schema_version: SCHEMA_VERSION,
+            run,
+            tests,
+            unreadable,
+        }
+    }
+
+    fn remove_other_runs(&self, keep: &Path) -> io::Result<()> {
+        let runs = self.dir.join("runs");
+        for entry in fs::read_dir(&runs).map_err(|e| context(e, "list", &runs))? {
+            let path = entry?.path();
+            if path != keep {
+                fs::remove_dir_all(&path).map_err(|e| context(e, "remove", &path))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("records serialize");
+    text.push('\n');
+    text
+}
+
+fn context(e: io::Error, action: &str, path: &Path) -> io::Error {
+    io::Error::new(
+        e.kind(),
+        format!("cannot {action} {}: {e}", path.display()),
+    )
+}
+
+/// Writes `text` to a temporary file beside `path` and renames it over `path`.
+pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = File::create(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .and_then(|()| fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(context(e, "write", path));
+    }
+    Ok(())
+}
+
+/// A name that is safe as a file name on every platform and unique for `name`: its readable
+/// characters, then a hash of the whole (`a::b` and `a_b` differ).
+fn file_stem(name: &str) -> String {
+    let readable: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect();
+    let hash = name
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    format!("{readable}-{:08x}", hash as u32)
+}
+
+/// An exclusive lock on a file, released on drop.
+struct Lock(#[allow(dead_code)] File);
+
+impl Lock {
+    fn acquire(path: &Path) -> io::Result<Lock> {
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| context(e, "open", path))?;
+        os::lock(&file).map_err(|e| context(e, "lock", path))?;
+        Ok(Lock(file))
+    }
+}
+
+/// The current time as RFC 3339 in UTC, and in milliseconds since the Unix epoch.
+pub fn now() -> (String, u64) {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    (rfc3339(ms / 1000), ms)
+}
+
+/// Formats seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`. Written here (the civil-from-days
+/// algorithm) to keep a date crate out of every user's test build.
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+#[cfg(unix)]
+mod os {
+    use std::fs::File;
+    use std::io;
+    use std::os::fd::AsRawFd;
+
+    pub(super) fn lock(file: &File) -> io::Result<()> {
+        loop {
+            // SAFETY: flock on a descriptor we own; blocks until the lock is ours.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+
+    /// The process that started this one (cargo or nextest), as `pid-starttime-bootid` on
+    /// Linux, where pids are reused; `pid` elsewhere.
+    pub(super) fn parent_identity() -> String {
+        // SAFETY: getppid has no preconditions.
+        let ppid = unsafe { libc::getppid() };
+        let stat = std::fs::read_to_string(format!("/proc/{ppid}/stat")).unwrap_or_default();
+        let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+        match super::start_time(&stat) {
+            Some(start) => format!("p{ppid}-{start}-{}", boot.trim().get(..8).unwrap_or("")),
+            None => format!("p{ppid}"),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+mod os {
+    use std::fs::File;
+    use std::io;
+
+    /// No lock without flock: concurrent writers may race (documented in the README).
+    pub(super) fn lock(_file: &File) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Without a portable parent identity each test binary is a run of its own.
+    pub(super) fn parent_identity() -> String {
+        format!("process-{}", std::process::id())
+    }
+}
+
+/// Field 22 (start time) of a `/proc/<pid>/stat` line. The command name (field 2) may hold
+/// spaces and parentheses, so fields are counted from the last `)`.
+#[cfg_attr(not(unix), allow(dead_code))]
+fn start_time(stat: &str) -> Option<u64> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_262_461), "2026-11-21T12:01:01Z");
+    }
+
+    #[test]
+    fn file_stems_are_safe_and_distinct() {
+        let a = file_stem("pkg::bin::a::b");
+        let b = file_stem("pkg::bin::a_b");
+        assert!(a.starts_with("pkg__bin__a__b-"), "{a}");
+        assert_ne!(a, b);
+        assert!(file_stem(&"x".repeat(500)).len() < 140);
+    }
+
+    #[test]
+    fn start_time_survives_odd_command_names() {
+        let stat = "42 (my (odd) cmd) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000";
+        assert_eq!(start_time(stat), Some(98765));
+        assert_eq!(start_time("garbage"), None);
+    }
+
+    #[test]
+    fn output_dir_prefers_the_override_then_the_binary_location() {
+        let root = std::env::temp_dir().join(format!("leakcheck-dir-{}", std::process::id()));
+        let deps = root.join("target/x86_64-unknown-linux-gnu/debug/deps");
+        fs::create_dir_all(&deps).unwrap();
+        fs::write(root.join("target/CACHEDIR.TAG"), "").unwrap();
+        let exe = deps.join("heap-0123");
+        let none = |_: &str| None;
+        assert_eq!(
+            resolve_output_dir(none, Some(&exe)),
+            root.join("target/leakcheck")
+        );
+        let set = |name: &str| (name == env::DIR).then(|| PathBuf::from("/elsewhere"));
+        assert_eq!(resolve_output_dir(set, Some(&exe)), PathBuf::from("/elsewhere"));
+        let target = |name: &str| (name == "CARGO_TARGET_DIR").then(|| PathBuf::from("/t"));
+        assert_eq!(
+            resolve_output_dir(target, Some(Path::new("/nowhere/x"))),
+            PathBuf::from("/t/leakcheck")
+        );
+        fs::remove_dir_all(&root).unwrap();
+    }
+}
