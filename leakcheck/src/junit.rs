@@ -19,9 +19,8 @@ pub fn render(report: &RunReport) -> String {
         }
     }
     let failures = |tests: &[&TestRecord]| tests.iter().filter(|t| t.outcome.is_failure()).count();
-    let seconds = |tests: &[&TestRecord]| {
-        tests.iter().map(|t| t.duration_ms).sum::<u64>() as f64 / 1000.0
-    };
+    let seconds =
+        |tests: &[&TestRecord]| tests.iter().map(|t| t.duration_ms).sum::<u64>() as f64 / 1000.0;
     let all: Vec<&TestRecord> = report.tests.iter().collect();
 
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -86,7 +85,10 @@ fn testcase(out: &mut String, classname: &str, record: &TestRecord) {
             ("fds", f.fds.to_string()),
             ("allocs_per_iter", format!("{:.2}", f.allocs_per_iter)),
             ("bytes_per_iter", format!("{:.1}", f.bytes_per_iter)),
-            ("live_bytes_per_iter", format!("{:.1}", f.live_bytes_per_iter)),
+            (
+                "live_bytes_per_iter",
+                format!("{:.1}", f.live_bytes_per_iter),
+            ),
             ("body_runs", (f.warmup + f.measured + f.traced).to_string()),
         ] {
             property(out, "        ", key, &value.to_lowercase());

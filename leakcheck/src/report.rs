@@ -477,7 +477,13 @@ mod tests {
             TestId::of_fn("app", "heap", "leaks", "tests/heap.rs", 3).name,
             "leaks"
         );
-        let unit = TestId::of_fn("my-crate", "my_crate::cache::tests", "insert", "src/cache.rs", 9);
+        let unit = TestId::of_fn(
+            "my-crate",
+            "my_crate::cache::tests",
+            "insert",
+            "src/cache.rs",
+            9,
+        );
         assert_eq!(unit.name, "cache::tests::insert");
         assert_eq!(unit.binary_id(), "my-crate");
         assert_eq!(unit.full_name(), "my-crate::cache::tests::insert");

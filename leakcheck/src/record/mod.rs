@@ -372,7 +372,14 @@ impl RunInfo {
             leakcheck_version: env!("CARGO_PKG_VERSION").to_owned(),
             rustc: option_env!("LEAKCHECK_BUILD_RUSTC").map(str::to_owned),
             target: option_env!("LEAKCHECK_BUILD_TARGET").map(str::to_owned),
-            profile: Some(if cfg!(debug_assertions) { "debug" } else { "release" }.to_owned()),
+            profile: Some(
+                if cfg!(debug_assertions) {
+                    "debug"
+                } else {
+                    "release"
+                }
+                .to_owned(),
+            ),
         }
     }
 }

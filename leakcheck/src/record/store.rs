@@ -41,10 +41,7 @@ pub fn output_dir() -> PathBuf {
     )
 }
 
-fn resolve_output_dir(
-    env: impl Fn(&str) -> Option<PathBuf>,
-    exe: Option<&Path>,
-) -> PathBuf {
+fn resolve_output_dir(env: impl Fn(&str) -> Option<PathBuf>, exe: Option<&Path>) -> PathBuf {
     if let Some(dir) = env(env::DIR).filter(|d| !d.as_os_str().is_empty()) {
         return dir;
     }
@@ -132,13 +129,8 @@ impl Store {
     /// Adds `record` to its run and, if that run is current, rewrites `report.json` and
     /// `junit.xml` to include it. `info` describes the run if this record starts it (it is
     /// called at most once, under the lock).
-    pub fn save(
-        &self,
-        record: &TestRecord,
-        info: impl FnOnce() -> RunInfo,
-    ) -> io::Result<Saved> {
-        fs::create_dir_all(self.dir.join("runs"))
-            .map_err(|e| context(e, "create", &self.dir))?;
+    pub fn save(&self, record: &TestRecord, info: impl FnOnce() -> RunInfo) -> io::Result<Saved> {
+        fs::create_dir_all(self.dir.join("runs")).map_err(|e| context(e, "create", &self.dir))?;
         let _lock = Lock::acquire(&self.dir.join(".lock"))?;
 
         let state_path = self.dir.join("run.json");
@@ -225,10 +217,7 @@ fn to_json<T: Serialize>(value: &T) -> String {
 }
 
 fn context(e: io::Error, action: &str, path: &Path) -> io::Error {
-    io::Error::new(
-        e.kind(),
-        format!("cannot {action} {}: {e}", path.display()),
-    )
+    io::Error::new(e.kind(), format!("cannot {action} {}: {e}", path.display()))
 }
 
 /// Writes `text` to a temporary file beside `path` and renames it over `path`.
@@ -264,11 +253,9 @@ fn file_stem(name: &str) -> String {
         })
         .take(120)
         .collect();
-    let hash = name
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        });
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     format!("{readable}-{:08x}", hash as u32)
 }
 
@@ -415,7 +402,10 @@ mod tests {
             root.join("target/leakcheck")
         );
         let set = |name: &str| (name == env::DIR).then(|| PathBuf::from("/elsewhere"));
-        assert_eq!(resolve_output_dir(set, Some(&exe)), PathBuf::from("/elsewhere"));
+        assert_eq!(
+            resolve_output_dir(set, Some(&exe)),
+            PathBuf::from("/elsewhere")
+        );
         let target = |name: &str| (name == "CARGO_TARGET_DIR").then(|| PathBuf::from("/t"));
         assert_eq!(
             resolve_output_dir(target, Some(Path::new("/nowhere/x"))),

@@ -1,0 +1,110 @@
+//! The `cargo leakcheck` command: run leak tests, compare their reports across commits, plot
+//! trends.
+//!
+//! Exit codes, for every command:
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | success: tests passed, no regression |
+//! | 1 | tests failed (`test`), or a regression was found (`diff`) |
+//! | 2 | usage or I/O error: a bad argument, a missing or unreadable file |
+//!
+//! `main` only calls [`run`]; each command lives in a module of its own.
+
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+pub mod baseline;
+pub mod diff;
+pub mod html;
+pub mod locate;
+pub mod test_run;
+pub mod trend;
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: tests failed or a regression was found.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code: usage or I/O error.
+pub const EXIT_ERROR: i32 = 2;
+
+/// `cargo leakcheck`.
+#[derive(Debug, Parser)]
+#[command(name = "cargo leakcheck", bin_name = "cargo leakcheck", version, about)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs `cargo test ARGS…` as a fresh run and summarises its leak tests.
+    Test(test_run::TestArgs),
+    /// Compares two reports (files or saved baselines): new and fixed leaks, allocation changes.
+    Diff(diff::DiffArgs),
+    /// Saves or lists baselines: reports kept under `.leakcheck/baselines/` to commit.
+    #[command(subcommand)]
+    Baseline(baseline::BaselineCommand),
+    /// Shows the same tests across many reports (commits): a table and an HTML page of plots.
+    Trend(trend::TrendArgs),
+}
+
+/// An error that ends a command with [`EXIT_ERROR`]; its text says what to do next.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+impl From<leakcheck::record::ReadError> for CliError {
+    fn from(e: leakcheck::record::ReadError) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+/// Parses `args` (as from `std::env::args_os`, whether started as `cargo leakcheck …` or
+/// `cargo-leakcheck …`), runs the command and returns the exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    // Cargo runs `cargo-leakcheck leakcheck ARGS…` for `cargo leakcheck ARGS…`.
+    if args.get(1).is_some_and(|a| a == "leakcheck") {
+        args.remove(1);
+    }
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+        }
+    };
+    let result = match cli.command {
+        Command::Test(args) => test_run::run(&args),
+        Command::Diff(args) => diff::run(&args),
+        Command::Baseline(command) => baseline::run(&command),
+        Command::Trend(args) => trend::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// A path for messages: relative to the current directory when it is inside it.
+pub fn shown(path: &std::path::Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    path.strip_prefix(&cwd)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
