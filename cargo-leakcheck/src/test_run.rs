@@ -1,16 +1,175 @@
-//! `cargo leakcheck test [ARGS…]`: placeholder, being written.
+//! `cargo leakcheck test [ARGS…]`: one fresh run of the leak tests through `cargo test` (or
+//! `cargo nextest run`), then a summary table and where the reports are.
 
-use crate::CliError;
+use crate::locate::{self, Workspace};
+use crate::{html, CliError, EXIT_FAILED, EXIT_OK};
+use leakcheck::record::{self, Outcome, RunReport};
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Arguments of `test`.
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
-    /// Arguments passed on to `cargo test`.
+    /// Run the tests with `cargo nextest run` instead of `cargo test`.
+    #[arg(long)]
+    pub nextest: bool,
+    /// Arguments passed on to `cargo test` (or `cargo nextest run`), e.g. `--workspace` or
+    /// `-p my-crate -- my_test`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub cargo_args: Vec<std::ffi::OsString>,
+    pub cargo_args: Vec<OsString>,
 }
 
-/// Runs `test`.
-pub fn run(_args: &TestArgs) -> Result<i32, CliError> {
-    Err(CliError("test: not written yet".into()))
+/// Runs the tests as a new run; the exit code is 0 when they passed, 1 when not.
+pub fn run(args: &TestArgs) -> Result<i32, CliError> {
+    let workspace = Workspace::current()?;
+    let out_dir = workspace.output_dir();
+    let run_id = new_run_id();
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    if args.nextest {
+        command.args(["nextest", "run"]);
+    } else {
+        command.arg("test");
+    }
+    command
+        .args(&args.cargo_args)
+        .env(leakcheck::env::RUN_ID, &run_id)
+        // Tests run in their package's directory: hand them the directory as resolved here.
+        .env(leakcheck::env::DIR, &out_dir);
+    eprintln!("leakcheck: run {run_id}: {}", describe(&command));
+    let status = command
+        .status()
+        .map_err(|e| CliError(format!("cannot start cargo: {e}")))?;
+
+    let report_path = out_dir.join("report.json");
+    let report = match record::read_report(&report_path) {
+        Ok(report) if report.run.id == run_id => Some(report),
+        Ok(_) | Err(_) => None,
+    };
+    match &report {
+        Some(report) => {
+            print!("{}", summary_table(report));
+            let page = out_dir.join("report.html");
+            std::fs::write(&page, html::report_page(report)).map_err(|e| {
+                CliError(format!(
+                    "cannot write {}: {e}",
+                    locate::absolute(&page).display()
+                ))
+            })?;
+            for unreadable in &report.unreadable {
+                eprintln!("leakcheck: warning: a record could not be read: {unreadable}");
+            }
+            println!();
+            println!("report.json: {}", report_path.display());
+            println!("junit.xml:   {}", out_dir.join("junit.xml").display());
+            println!("report.html: {}", page.display());
+        }
+        None => println!(
+            "leakcheck: no leak test ran in this run (no #[leak_test] matched, or the build \
+             failed); nothing was written to {}",
+            out_dir.display()
+        ),
+    }
+    Ok(if status.success() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    })
+}
+
+/// A run id that no other run shares: the time and this process's id.
+fn new_run_id() -> String {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("cli-{ms}-{}", std::process::id())
+}
+
+fn describe(command: &Command) -> String {
+    std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The table printed after the run: one row per leak test.
+pub fn summary_table(report: &RunReport) -> String {
+    let header = [
+        "test",
+        "outcome",
+        "heap",
+        "threads",
+        "fds",
+        "bytes/iter",
+        "allocs/iter",
+        "iters",
+        "time",
+    ];
+    let mut rows: Vec<[String; 9]> = Vec::new();
+    for t in &report.tests {
+        let verdicts = t.figures.as_ref().map_or_else(
+            || ["-".to_owned(), "-".to_owned(), "-".to_owned()],
+            |f| [f.heap, f.threads, f.fds].map(|v| v.to_string()),
+        );
+        let [heap, threads, fds] = verdicts;
+        let (bytes, allocs, iters) = t.figures.as_ref().map_or_else(
+            || ("-".to_owned(), "-".to_owned(), "-".to_owned()),
+            |f| {
+                (
+                    format!("{:.0}", f.bytes_per_iter),
+                    format!("{:.1}", f.allocs_per_iter),
+                    (f.warmup + f.measured + f.traced).to_string(),
+                )
+            },
+        );
+        rows.push([
+            t.test.full_name(),
+            t.outcome.to_string(),
+            heap,
+            threads,
+            fds,
+            bytes,
+            allocs,
+            iters,
+            format!("{:.2}s", t.duration_ms as f64 / 1000.0),
+        ]);
+    }
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[&str]| {
+        let mut text = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            // Text columns left-aligned, figures right-aligned.
+            if i < 5 {
+                let _ = write!(text, "{cell:<w$}  ");
+            } else {
+                let _ = write!(text, "{cell:>w$}  ");
+            }
+        }
+        let _ = writeln!(out, "{}", text.trim_end());
+    };
+    line(&header);
+    for row in &rows {
+        line(&row.each_ref().map(String::as_str));
+    }
+    let count = |o: Outcome| report.tests.iter().filter(|t| t.outcome == o).count();
+    let _ = writeln!(
+        out,
+        "\n{} leak tests: {} passed, {} leaked, {} over budget, {} failed",
+        report.tests.len(),
+        count(Outcome::Passed),
+        count(Outcome::Leaked),
+        count(Outcome::OverBudget),
+        count(Outcome::Failed)
+    );
+    out
 }

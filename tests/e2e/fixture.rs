@@ -176,10 +176,16 @@ fn run_once(mut command: Command, parse: fn(&str) -> Parsed) -> Arc<Run> {
     .clone()
 }
 
-/// `cargo` in the fixture workspace, with a clean environment: nothing of the outer test run
-/// (nextest's or leakcheck's variables) may leak into the fixture's tests.
+/// `cargo` in the fixture workspace, see [`in_fixtures`].
 fn cargo() -> Command {
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    in_fixtures(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// `program` run in the fixture workspace, with a clean environment: nothing of the outer test
+/// run (nextest's or leakcheck's variables) may leak into the fixture's tests. The fixture builds
+/// in `<target>/fixtures`.
+pub fn in_fixtures(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(program);
     command.current_dir(fixtures_dir());
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
@@ -197,12 +203,18 @@ fn cargo() -> Command {
     command
 }
 
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+/// The fixture workspace; found from the manifest of whichever workspace package includes this
+/// module.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("tests/fixtures"))
+        .find(|dir| dir.join("Cargo.toml").is_file())
+        .expect("tests/fixtures in the workspace")
 }
 
 /// The target directory this test binary was built in (`<target>/debug/deps/e2e-…`).
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     exe.ancestors()
         .nth(3)
