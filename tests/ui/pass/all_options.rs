@@ -13,6 +13,8 @@ use leakcheck::leak_test;
     timeout = 60,
     isolate = false,
     attribute = false,
+    max_allocs_per_iter = 10,
+    max_bytes_per_iter = 4096,
     crate = "leakcheck"
 )]
 fn every_option() {
