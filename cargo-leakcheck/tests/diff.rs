@@ -1,0 +1,904 @@
+//! `cargo leakcheck diff` and `cargo leakcheck baseline`: `compare` on small synthetic reports,
+//! snapshots of the text, markdown and JSON renderings, and the real binary run on report files
+//! in a temporary directory.
+
+use cargo_leakcheck::diff::{self, compare, render, Diff, Metric, Resource, Threshold};
+use leakcheck::record::{
+    Figures, Outcome, RecordConfig, RunInfo, RunReport, TestRecord, SCHEMA_VERSION,
+};
+use leakcheck::{TestId, Verdict};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic reports
+
+/// A passing test `binary::name` of package `demo` with these allocation figures.
+fn passed(name: &str, allocs: f64, bytes: f64) -> TestRecord {
+    let (binary, name) = name.split_once("::").expect("binary::name");
+    TestRecord {
+        schema_version: SCHEMA_VERSION,
+        run_id: "run".into(),
+        test: TestId {
+            package: "demo".into(),
+            binary: binary.into(),
+            name: name.into(),
+            module_path: binary.into(),
+            file: format!("tests/{binary}.rs"),
+            line: 1,
+        },
+        outcome: Outcome::Passed,
+        message: None,
+        finished_at: "2026-01-01T00:00:00Z".into(),
+        duration_ms: 10,
+        config: RecordConfig::default(),
+        figures: Some(Figures {
+            allocs_per_iter: allocs,
+            bytes_per_iter: bytes,
+            measured: 8,
+            warmup: 2,
+            ..Figures::default()
+        }),
+        report: None,
+    }
+}
+
+/// The same test, leaking `resources`.
+fn leaking(mut record: TestRecord, resources: &[Resource]) -> TestRecord {
+    record.outcome = Outcome::Leaked;
+    record.message = Some(format!("leakcheck: `{}` leaked", record.test.name));
+    let figures = record.figures.as_mut().unwrap();
+    for r in resources {
+        match r {
+            Resource::Heap => figures.heap = Verdict::Leak,
+            Resource::Threads => figures.threads = Verdict::Leak,
+            Resource::Fds => figures.fds = Verdict::Leak,
+        }
+    }
+    figures.verdict = Verdict::Leak;
+    record
+}
+
+/// The same test, with `resource` judged suspicious (the test still passes).
+fn suspicious(mut record: TestRecord, resource: Resource) -> TestRecord {
+    let figures = record.figures.as_mut().unwrap();
+    match resource {
+        Resource::Heap => figures.heap = Verdict::Suspicious,
+        Resource::Threads => figures.threads = Verdict::Suspicious,
+        Resource::Fds => figures.fds = Verdict::Suspicious,
+    }
+    figures.verdict = figures.verdict.max(Verdict::Suspicious);
+    record
+}
+
+/// The same test, failed before its body ran to the end: no figures.
+fn failed(mut record: TestRecord, message: &str) -> TestRecord {
+    record.outcome = Outcome::Failed;
+    record.message = Some(message.into());
+    record.figures = None;
+    record
+}
+
+fn over_budget(mut record: TestRecord) -> TestRecord {
+    record.outcome = Outcome::OverBudget;
+    record.message = Some("over budget: 12 allocations per iteration, budget 10".into());
+    record
+}
+
+fn report(id: &str, commit: &str, tests: Vec<TestRecord>) -> RunReport {
+    RunReport {
+        schema_version: SCHEMA_VERSION,
+        run: RunInfo {
+            id: id.into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            started_unix_ms: 1_767_225_600_000,
+            commit: Some(commit.into()),
+            branch: Some("main".into()),
+            leakcheck_version: "0.1.0".into(),
+            rustc: None,
+            target: None,
+            profile: Some("debug".into()),
+        },
+        tests,
+        unreadable: Vec::new(),
+    }
+}
+
+/// A base of three ordinary tests.
+fn base() -> RunReport {
+    report(
+        "run-base",
+        "1111111111111111111111111111111111111111",
+        vec![
+            passed("cache::insert", 10.0, 1000.0),
+            passed("cache::evict", 4.0, 256.0),
+            leaking(passed("pool::grows", 2.0, 64.0), &[Resource::Heap]),
+        ],
+    )
+}
+
+/// BASE with its tests replaced as `edit` says.
+fn head_with(edit: impl FnOnce(&mut Vec<TestRecord>)) -> RunReport {
+    let mut head = base();
+    head.run.id = "run-head".into();
+    head.run.commit = Some("2222222222222222222222222222222222222222".into());
+    edit(&mut head.tests);
+    head
+}
+
+fn find<'a>(tests: &'a mut [TestRecord], name: &str) -> &'a mut TestRecord {
+    tests
+        .iter_mut()
+        .find(|t| t.test.name == name)
+        .unwrap_or_else(|| panic!("no test {name}"))
+}
+
+fn figures<'a>(tests: &'a mut [TestRecord], name: &str) -> &'a mut Figures {
+    find(tests, name).figures.as_mut().unwrap()
+}
+
+fn names(tests: &[diff::TestSummary]) -> Vec<&str> {
+    tests.iter().map(|t| t.test.as_str()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// compare
+
+#[test]
+fn identical_reports_have_no_regression_and_every_test_unchanged() {
+    let diff = compare(&base(), &base(), &Threshold::default());
+    assert!(!diff.regression, "{diff:#?}");
+    assert_eq!(diff.regression_count(), 0);
+    assert_eq!(
+        names(&diff.unchanged),
+        [
+            "demo::cache::evict",
+            "demo::cache::insert",
+            "demo::pool::grows"
+        ]
+    );
+    assert!(diff.new_leaks.is_empty() && diff.fixed_leaks.is_empty());
+    assert!(diff.new_failures.is_empty() && diff.changes.is_empty());
+    assert!(diff.added.is_empty() && diff.removed.is_empty());
+    assert!(diff.new_suspicious.is_empty());
+}
+
+#[test]
+fn twenty_percent_more_allocations_is_a_regression_naming_the_test() {
+    let head = head_with(|tests| figures(tests, "insert").allocs_per_iter = 12.0);
+    let diff = compare(&base(), &head, &Threshold::default());
+    assert!(diff.regression);
+    assert_eq!(diff.changes.len(), 1, "{:#?}", diff.changes);
+    let change = &diff.changes[0];
+    assert_eq!(change.test, "demo::cache::insert");
+    assert_eq!(change.metric, Metric::AllocsPerIter);
+    assert_eq!((change.base, change.head), (10.0, 12.0));
+    assert!((change.change_pct.unwrap() - 20.0).abs() < 1e-9);
+    assert!(change.regression);
+    assert!(!names(&diff.unchanged).contains(&"demo::cache::insert"));
+    assert!(render::text(&diff).contains("demo::cache::insert"));
+}
+
+#[test]
+fn more_bytes_per_iteration_is_a_regression_too() {
+    let head = head_with(|tests| figures(tests, "insert").bytes_per_iter = 1200.0);
+    let diff = compare(&base(), &head, &Threshold::default());
+    assert!(diff.regression);
+    assert_eq!(diff.changes[0].metric, Metric::BytesPerIter);
+}
+
+#[test]
+fn a_higher_threshold_lets_the_same_increase_pass() {
+    let head = head_with(|tests| figures(tests, "insert").allocs_per_iter = 12.0);
+    let diff = compare(&base(), &head, &Threshold::pct(25.0));
+    assert!(!diff.regression, "{diff:#?}");
+    assert!(diff.changes.is_empty());
+    assert_eq!(diff.threshold_pct, 25.0);
+}
+
+#[test]
+fn a_decrease_is_reported_but_is_not_a_regression() {
+    let head = head_with(|tests| figures(tests, "insert").bytes_per_iter = 500.0);
+    let diff = compare(&base(), &head, &Threshold::default());
+    assert!(!diff.regression);
+    assert_eq!(diff.changes.len(), 1);
+    assert!(!diff.changes[0].regression);
+    assert_eq!(diff.changes[0].change_pct, Some(-50.0));
+}
+
+#[test]
+fn noise_under_the_threshold_or_the_floors_is_not_flagged() {
+    let mut base = base();
+    base.tests.push(passed("tiny::zero", 0.0, 8.0));
+    let mut head = base.clone();
+    figures(&mut head.tests, "zero").allocs_per_iter = 0.1; // +∞ %, but under 0.5
+    figures(&mut head.tests, "zero").bytes_per_iter = 8.4; // +5 %, but under 16 B
+    figures(&mut head.tests, "insert").allocs_per_iter = 10.4; // +4 %: under 5 %
+    figures(&mut head.tests, "evict").allocs_per_iter = 4.4; // +10 %, but under 0.5
+    figures(&mut head.tests, "evict").bytes_per_iter = 270.0; // +5.5 %, but under 16 B
+    let diff = compare(&base, &head, &Threshold::default());
+    assert!(!diff.regression, "{diff:#?}");
+    assert!(diff.changes.is_empty(), "{:#?}", diff.changes);
+    assert_eq!(diff.unchanged.len(), 4);
+}
+
+#[test]
+fn a_change_exactly_at_the_threshold_is_not_beyond_it() {
+    let head = head_with(|tests| figures(tests, "insert").bytes_per_iter = 1050.0);
+    let diff = compare(&base(), &head, &Threshold::default());
+    assert!(diff.changes.is_empty(), "{:#?}", diff.changes);
+}
+
+#[test]
+fn allocations_appearing_from_zero_are_a_regression_without_a_percentage() {
+    let mut base = base();
+    base.tests.push(passed("tiny::zero", 0.0, 0.0));
+    let mut head = base.clone();
+    figures(&mut head.tests, "zero").allocs_per_iter = 1.0;
+    figures(&mut head.tests, "zero").bytes_per_iter = 64.0;
+    let diff = compare(&base, &head, &Threshold::default());
+    assert!(diff.regression);
+    assert_eq!(diff.changes.len(), 2);
+    assert!(diff
+        .changes
+        .iter()
+        .all(|c| c.change_pct.is_none() && c.regression));
+}
+
+#[test]
+fn a_new_leak_names_the_resources_that_started_leaking() {
+    let head = head_with(|tests| {
+        let evict = find(tests, "evict").clone();
+        *find(tests, "evict") = leaking(evict, &[Resource::Heap, Resource::Fds]);
+    });
+    let diff = compare(&base(), &head, &Threshold::default());
+    assert!(diff.regression);
+    assert_eq!(diff.new_leaks.len(), 1, "{:#?}", diff.new_leaks);
+    let leak = &diff.new_leaks[0];
+    assert_eq!(leak.test, "demo::cache::evict");
+    assert_eq!(leak.resources, [Resource::Heap, Resource::Fds]);
+    assert_eq!(leak.base_outcome, Some(Outcome::Passed));
+    assert_eq!(leak.head_outcome, Outcome::Leaked);
+    let text = render::text(&diff);
+    assert!(text.contains("new leak: heap, fds"), "{text}");
+}
+
+#[test]
+fn a_test_that_still_leaks_the_same_resource_is_not_new_but_another_resource_is() {
+    let head = head_with(|tests| {
+        let grows = find(tests, "grows").clone();
+        *find(tests, "grows") = leaking(grows, &[Resource::Threads]);
+    });
+    let diff = compare(&base(), &head, &Threshold::default());
+    assert_eq!(diff.new_leaks.len(), 1);
+    assert_eq!(diff.new_leaks[0].resources, [Resource::Threads]);
+
+    let diff = compare(&base(), &base(), &Threshold::default());
+    assert!(diff.new_leaks.is_empty());
+}
+
+#[test]
+fn a_fixed_leak_is_an_improvement() {
+    let head = head_with(|tests| *find(tests, "grows") = passed("pool::grows", 2.0, 64.0));
+    let diff = compare(&base(), &head, &Threshold::default());
+    assert!(!diff.regression, "{diff:#?}");
+    assert_eq!(diff.fixed_leaks.len(), 1);
+    assert_eq!(diff.fixed_leaks[0].test, "demo::pool::grows");
+    assert_eq!(diff.fixed_leaks[0].resources, [Resource::Heap]);
+    assert_eq!(diff.fixed_leaks[0].head_outcome, Outcome::Passed);
+}
+
+#[test]
+fn a_leak_is_not_fixed_by_a_body_that_no_longer_runs_to_the_end() {
+    let head = head_with(|tests| {
+        let grows = find(tests, "grows").clone();
+        *find(tests, "grows") = failed(grows, "panicked at src/pool.rs:3");
+    });
+    let diff = compare(&base(), &head, &Threshold::default());
+    assert!(diff.fixed_leaks.is_empty(), "{:#?}", diff.fixed_leaks);
+    assert_eq!(diff.new_failures.len(), 1);
+    assert_eq!(diff.new_failures[0].base_outcome, Some(Outcome::Leaked));
+    assert!(diff.regression);
+}
+
+#[test]
+fn new_failures_and_over_budget_are_regressions_and_keep_the_message() {
+    let head = head_with(|tests| {
+        let insert = find(tests, "insert").clone();
+        *find(tests, "insert") = over_budget(insert);
+        let evict = find(tests, "evict").clone();
+        *find(tests, "evict") = failed(evict, "\npanicked at tests/cache.rs:9:\nboom");
+    });
+    let diff = compare(&base(), &head, &Threshold::default());
+    assert!(diff.regression);
+    let failures: Vec<_> = diff
+        .new_failures
+        .iter()
+        .map(|f| (f.test.as_str(), f.head_outcome, f.message.as_deref()))
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            (
+                "demo::cache::evict",
+                Outcome::Failed,
+                Some("panicked at tests/cache.rs:9:")
+            ),
+            (
+                "demo::cache::insert",
+                Outcome::OverBudget,
+                Some("over budget: 12 allocations per iteration, budget 10")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_test_that_keeps_failing_is_not_a_new_failure_and_a_fixed_one_is_an_improvement() {
+    let mut base = base();
+    let insert = find(&mut base.tests, "insert").clone();
+    *find(&mut base.tests, "insert") = failed(insert, "boom");
+    let diff = compare(&base, &base, &Threshold::default());
+    assert!(!diff.regression);
+    assert!(diff.new_failures.is_empty());
+
+    let diff = compare(&base, &head_with(|_| {}), &Threshold::default());
+    assert!(!diff.regression, "{diff:#?}");
+    assert_eq!(diff.fixed_failures.len(), 1);
+    assert_eq!(diff.fixed_failures[0].test, "demo::cache::insert");
+}
+
+#[test]
+fn added_and_removed_tests_are_listed_but_are_not_regressions() {
+    let head = head_with(|tests| {
+        tests.retain(|t| t.test.name != "evict");
+        tests.push(passed("cache::clear", 3.0, 99.0));
+    });
+    let diff = compare(&base(), &head, &Threshold::default());
+    assert!(!diff.regression, "{diff:#?}");
+    assert_eq!(names(&diff.added), ["demo::cache::clear"]);
+    assert_eq!(names(&diff.removed), ["demo::cache::evict"]);
+    assert_eq!(diff.removed[0].allocs_per_iter, Some(4.0));
+    assert_eq!(
+        names(&diff.unchanged),
+        ["demo::cache::insert", "demo::pool::grows"]
+    );
+}
+
+#[test]
+fn an_added_test_that_leaks_is_a_new_leak() {
+    let head = head_with(|tests| {
+        tests.push(leaking(
+            passed("cache::clear", 3.0, 99.0),
+            &[Resource::Threads],
+        ));
+    });
+    let diff = compare(&base(), &head, &Threshold::default());
+    assert!(diff.regression);
+    assert_eq!(names(&diff.added), ["demo::cache::clear"]);
+    assert_eq!(diff.new_leaks[0].test, "demo::cache::clear");
+    assert_eq!(diff.new_leaks[0].base_outcome, None);
+}
+
+#[test]
+fn new_suspicious_verdicts_are_informational() {
+    let head = head_with(|tests| {
+        let evict = find(tests, "evict").clone();
+        *find(tests, "evict") = suspicious(evict, Resource::Threads);
+    });
+    let diff = compare(&base(), &head, &Threshold::default());
+    assert!(!diff.regression, "{diff:#?}");
+    assert_eq!(diff.new_suspicious.len(), 1);
+    assert_eq!(diff.new_suspicious[0].test, "demo::cache::evict");
+    assert_eq!(diff.new_suspicious[0].resources, [Resource::Threads]);
+    // Still suspicious next time: not new any more.
+    assert!(compare(&head, &head, &Threshold::default())
+        .new_suspicious
+        .is_empty());
+}
+
+#[test]
+fn unreadable_records_and_a_different_profile_are_noted() {
+    let mut head = head_with(|_| {});
+    head.unreadable = vec!["records/x.json: is not valid JSON".into()];
+    head.run.profile = Some("release".into());
+    let diff = compare(&base(), &head, &Threshold::default());
+    assert_eq!(diff.notes.len(), 2, "{:#?}", diff.notes);
+    assert!(diff.notes[0].contains("HEAD has 1 record(s)"));
+    assert!(diff.notes[1].contains("`debug`") && diff.notes[1].contains("`release`"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Renderings
+
+/// One diff with every kind of entry, from fixed reports (no paths, ids or dates that vary).
+fn every_kind_of_change() -> Diff {
+    let base = report(
+        "run-base",
+        "1111111111111111111111111111111111111111",
+        vec![
+            passed("cache::insert", 10.0, 1000.0),
+            passed("cache::evict", 4.0, 256.0),
+            passed("cache::lookup", 0.0, 0.0),
+            passed("cache::resize", 20.0, 4096.0),
+            over_budget(passed("codec::encode", 12.0, 480.0)),
+            passed("codec::decode", 6.0, 300.0),
+            passed("net::connect", 5.0, 700.0),
+            leaking(passed("pool::grows", 2.0, 64.0), &[Resource::Heap]),
+            leaking(passed("pool::forgets", 1.0, 100.0), &[Resource::Heap]),
+            passed("pool::retired", 1.0, 8.0),
+            passed("stable::a", 1.0, 10.0),
+        ],
+    );
+    let mut head = base.clone();
+    head.run.id = "run-head".into();
+    head.run.commit = Some("2222222222222222222222222222222222222222".into());
+    head.run.profile = Some("release".into());
+    let tests = &mut head.tests;
+    figures(tests, "insert").allocs_per_iter = 12.0;
+    figures(tests, "lookup").bytes_per_iter = 48.0;
+    figures(tests, "resize").bytes_per_iter = 2048.0;
+    let evict = find(tests, "evict").clone();
+    *find(tests, "evict") = leaking(evict, &[Resource::Heap, Resource::Threads]);
+    *find(tests, "encode") = passed("codec::encode", 9.0, 480.0);
+    let decode = find(tests, "decode").clone();
+    *find(tests, "decode") = failed(
+        decode,
+        "panicked at tests/codec.rs:40:5: assertion `left == right` failed | <bad>",
+    );
+    let connect = find(tests, "connect").clone();
+    *find(tests, "connect") = suspicious(connect, Resource::Fds);
+    *find(tests, "grows") = passed("pool::grows", 2.0, 64.0);
+    tests.retain(|t| t.test.name != "retired");
+    tests.push(passed("pool::fresh", 2.0, 32.0));
+    tests.push(leaking(
+        passed("pool::spawns", 1.0, 16.0),
+        &[Resource::Threads],
+    ));
+
+    let mut diff = compare(&base, &head, &Threshold::default());
+    diff.base.path = "base/report.json".into();
+    diff.head.path = "target/leakcheck/report.json".into();
+    diff
+}
+
+#[test]
+fn the_every_kind_diff_has_every_kind_of_entry() {
+    // Guards the snapshots below: each section they show must be there.
+    let diff = every_kind_of_change();
+    assert!(diff.regression);
+    assert_eq!(diff.new_leaks.len(), 2);
+    assert_eq!(diff.fixed_leaks.len(), 1);
+    assert_eq!(diff.new_failures.len(), 1);
+    assert_eq!(diff.fixed_failures.len(), 1);
+    assert_eq!(diff.changes.iter().filter(|c| c.regression).count(), 2);
+    assert_eq!(diff.changes.iter().filter(|c| !c.regression).count(), 2);
+    assert_eq!(diff.new_suspicious.len(), 1);
+    assert_eq!((diff.added.len(), diff.removed.len()), (2, 1));
+    assert_eq!(
+        names(&diff.unchanged),
+        ["demo::pool::forgets", "demo::stable::a"]
+    );
+    assert_eq!(diff.notes.len(), 1);
+}
+
+#[test]
+fn text_rendering() {
+    insta::assert_snapshot!(render::text(&every_kind_of_change()));
+}
+
+#[test]
+fn markdown_rendering() {
+    insta::assert_snapshot!(render::markdown(&every_kind_of_change()));
+}
+
+#[test]
+fn json_rendering() {
+    let diff = every_kind_of_change();
+    let json = render::json(&diff);
+    let back: Diff = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, diff, "the JSON reads back as the same diff");
+    insta::assert_snapshot!(json);
+}
+
+#[test]
+fn renderings_without_a_regression() {
+    let mut diff = compare(&base(), &base(), &Threshold::default());
+    diff.base.path = "a.json".into();
+    diff.head.path = "b.json".into();
+    let text = render::text(&diff);
+    assert!(
+        text.starts_with("leakcheck diff: no regression\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Unchanged: 3 tests (2 passed, 1 leaked)"),
+        "{text}"
+    );
+    assert!(!text.contains("Regressions"), "{text}");
+    let markdown = render::markdown(&diff);
+    assert!(
+        markdown.starts_with("## leakcheck diff: ✅ no regression\n"),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("### Regressions"), "{markdown}");
+    assert!(
+        markdown.contains("<details><summary>Unchanged tests (3)</summary>"),
+        "{markdown}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The binary
+
+const CLI: &str = env!("CARGO_BIN_EXE_cargo-leakcheck");
+
+/// The hand-made report of tests/data: four tests (passed, passed, passed, leaked) of a real run.
+fn data_report() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/report.json")
+}
+
+/// A fresh, empty directory for one test.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("diff-tests")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `cargo leakcheck ARGS` in `dir`, with none of the outer environment's leakcheck or
+/// GitHub variables (the tests may themselves run in GitHub Actions).
+fn cli(dir: &Path, args: &[&str], envs: &[(&str, &Path)]) -> Output {
+    Command::new(CLI)
+        .arg("leakcheck")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove(leakcheck::env::DIR)
+        .envs(envs.iter().map(|&(k, v)| (k, v)))
+        .output()
+        .unwrap()
+}
+
+fn shown(output: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Writes the data report to `dir/NAME`, edited by `edit`.
+fn write_report(dir: &Path, name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data_report()).unwrap()).unwrap();
+    edit(&mut json);
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    path
+}
+
+/// The data report with 20% more allocations in `allocator_noise_from_temporaries` (18 → 21.6).
+fn more_allocations(json: &mut serde_json::Value) {
+    json["run"]["id"] = "run-head".into();
+    let tests = json["tests"].as_array_mut().unwrap();
+    let test = tests
+        .iter_mut()
+        .find(|t| t["test"]["name"] == "allocator_noise_from_temporaries")
+        .unwrap();
+    test["figures"]["allocs_per_iter"] = 21.6.into();
+}
+
+#[test]
+fn binary_identical_reports_exit_0() {
+    let dir = temp_dir("identical");
+    let report = data_report();
+    let report = report.to_str().unwrap();
+    let output = cli(&dir, &["diff", report, report], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+    assert!(
+        stdout(&output).contains("no regression"),
+        "{}",
+        shown(&output)
+    );
+    assert!(stdout(&output).contains("Unchanged: 4 tests (3 passed, 1 leaked)"));
+}
+
+#[test]
+fn binary_allocation_increase_exits_1_and_names_the_test() {
+    let dir = temp_dir("increase");
+    let head = write_report(&dir, "head.json", more_allocations);
+    let base = data_report();
+    let output = cli(&dir, &["diff", base.to_str().unwrap(), "head.json"], &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", shown(&output));
+    let out = stdout(&output);
+    assert!(out.contains("REGRESSION: 1 allocation increase"), "{out}");
+    assert!(
+        out.contains("leakcheck-fixture-controls::clean::allocator_noise_from_temporaries"),
+        "{out}"
+    );
+    assert!(out.contains("+20.0%"), "{out}");
+
+    // The same comparison as JSON, and with a threshold above the change.
+    let output = cli(
+        &dir,
+        &[
+            "diff",
+            base.to_str().unwrap(),
+            head.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", shown(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["regression"], true);
+    assert_eq!(json["changes"][0]["metric"], "allocs_per_iter");
+    assert_eq!(json["head"]["path"], "head.json");
+
+    let output = cli(
+        &dir,
+        &[
+            "diff",
+            base.to_str().unwrap(),
+            "head.json",
+            "--threshold",
+            "25%",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+}
+
+#[test]
+fn binary_corrupt_json_exits_2_naming_the_file() {
+    let dir = temp_dir("corrupt");
+    std::fs::write(
+        dir.join("broken.json"),
+        "{\"schema_version\": 1, \"run\": {",
+    )
+    .unwrap();
+    let base = data_report();
+    let output = cli(&dir, &["diff", base.to_str().unwrap(), "broken.json"], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", shown(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("broken.json") && err.contains("not valid JSON"),
+        "{err}"
+    );
+    assert!(output.stdout.is_empty(), "{}", shown(&output));
+}
+
+#[test]
+fn binary_future_schema_version_exits_2_asking_for_a_newer_leakcheck() {
+    let dir = temp_dir("future");
+    write_report(&dir, "future.json", |json| {
+        json["schema_version"] = 99.into()
+    });
+    let base = data_report();
+    let output = cli(&dir, &["diff", "future.json", base.to_str().unwrap()], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", shown(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("future.json") && err.contains("newer leakcheck"),
+        "{err}"
+    );
+}
+
+#[test]
+fn binary_missing_file_exits_2_naming_it() {
+    let dir = temp_dir("missing");
+    let base = data_report();
+    let output = cli(
+        &dir,
+        &["diff", base.to_str().unwrap(), "nowhere/report.json"],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", shown(&output));
+    assert!(
+        stderr(&output).contains("nowhere/report.json"),
+        "{}",
+        shown(&output)
+    );
+}
+
+#[test]
+fn binary_bad_threshold_is_a_usage_error() {
+    let dir = temp_dir("bad-threshold");
+    let base = data_report();
+    let base = base.to_str().unwrap();
+    for bad in ["-5", "lots"] {
+        let output = cli(&dir, &["diff", base, base, "--threshold", bad], &[]);
+        assert_eq!(output.status.code(), Some(2), "{}", shown(&output));
+        assert!(
+            stderr(&output).contains("--threshold"),
+            "{}",
+            shown(&output)
+        );
+    }
+}
+
+#[test]
+fn binary_appends_markdown_to_the_github_step_summary_whatever_the_format() {
+    let dir = temp_dir("step-summary");
+    let head = write_report(&dir, "head.json", more_allocations);
+    let summary = dir.join("summary.md");
+    std::fs::write(&summary, "# earlier step\n").unwrap();
+    let base = data_report();
+    let args = [
+        "diff",
+        base.to_str().unwrap(),
+        head.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    let output = cli(&dir, &args, &[("GITHUB_STEP_SUMMARY", &summary)]);
+    assert_eq!(output.status.code(), Some(1), "{}", shown(&output));
+    // stdout is still the JSON asked for.
+    serde_json::from_slice::<serde_json::Value>(&output.stdout).expect("JSON on stdout");
+    let written = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        written.starts_with("# earlier step\n"),
+        "kept what was there:\n{written}"
+    );
+    assert!(
+        written.contains("## leakcheck diff: ❌ REGRESSION: 1 allocation increase"),
+        "{written}"
+    );
+    assert!(written
+        .contains("| `leakcheck-fixture-controls::clean::allocator_noise_from_temporaries` |"));
+
+    // A missing file is created; an unwritable one is a warning, not a failure.
+    let fresh = dir.join("fresh.md");
+    let identical = ["diff", base.to_str().unwrap(), base.to_str().unwrap()];
+    let output = cli(&dir, &identical, &[("GITHUB_STEP_SUMMARY", &fresh)]);
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+    assert!(std::fs::read_to_string(&fresh)
+        .unwrap()
+        .contains("✅ no regression"));
+
+    let output = cli(&dir, &identical, &[("GITHUB_STEP_SUMMARY", &dir)]);
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+    assert!(stderr(&output).contains("warning: cannot append to GITHUB_STEP_SUMMARY"));
+}
+
+/// A cargo workspace of its own (so `cargo metadata` works and finds its root there, not in
+/// this repository around it).
+fn temp_workspace(name: &str) -> PathBuf {
+    let dir = temp_dir(name);
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"baseline-test\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [workspace]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("src/lib.rs"), "").unwrap();
+    dir
+}
+
+#[test]
+fn binary_baseline_save_list_and_diff_by_name() {
+    let ws = temp_workspace("baseline-roundtrip");
+    let base = data_report();
+    let output = cli(
+        &ws,
+        &["baseline", "save", "main", "--from", base.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+    let saved = ws.join(".leakcheck/baselines/main.json");
+    assert_eq!(
+        std::fs::read(&saved).unwrap(),
+        std::fs::read(&base).unwrap(),
+        "the baseline is the report as it was"
+    );
+    let out = stdout(&output);
+    assert!(
+        out.contains("saved baseline `main`: .leakcheck/baselines/main.json"),
+        "{out}"
+    );
+    assert!(
+        out.contains("git add .leakcheck/baselines/main.json"),
+        "{out}"
+    );
+
+    // Saved again from the default place (LEAKCHECK_DIR's report.json) under another name.
+    let out_dir = temp_dir("baseline-roundtrip-out");
+    write_report(&out_dir, "report.json", more_allocations);
+    let output = cli(
+        &ws,
+        &["baseline", "save", "pr-42"],
+        &[(leakcheck::env::DIR, &out_dir)],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+
+    let output = cli(&ws, &["baseline", "list"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+    let list = stdout(&output);
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 3, "{list}");
+    assert!(lines[0].starts_with("name"), "{list}");
+    assert!(
+        lines[1].starts_with("main ") && lines[1].contains("b78a26643f87"),
+        "{list}"
+    );
+    assert!(
+        lines[1].contains("2026-11-21T16:40:45Z") && lines[1].ends_with(" 4"),
+        "{list}"
+    );
+    assert!(lines[2].starts_with("pr-42 "), "{list}");
+
+    let output = cli(&ws, &["diff", "main", "main"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+    let output = cli(&ws, &["diff", "main", "pr-42"], &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", shown(&output));
+    assert!(
+        stdout(&output).contains(".leakcheck/baselines/main.json"),
+        "{}",
+        shown(&output)
+    );
+    assert!(stdout(&output).contains("allocator_noise_from_temporaries"));
+
+    let output = cli(&ws, &["diff", "release", "main"], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", shown(&output));
+    assert!(
+        stderr(&output).contains("baseline save release"),
+        "{}",
+        shown(&output)
+    );
+}
+
+#[test]
+fn binary_baseline_save_refuses_bad_names_and_bad_reports() {
+    let ws = temp_workspace("baseline-refuses");
+    let base = data_report();
+    for bad in ["../up", "with space", "", ".hidden", "main.json"] {
+        let output = cli(
+            &ws,
+            &["baseline", "save", bad, "--from", base.to_str().unwrap()],
+            &[],
+        );
+        assert_eq!(output.status.code(), Some(2), "{bad:?}: {}", shown(&output));
+        assert!(
+            stderr(&output).contains("cannot be a baseline name"),
+            "{}",
+            shown(&output)
+        );
+    }
+
+    std::fs::write(ws.join("broken.json"), "not json").unwrap();
+    write_report(&ws, "future.json", |json| {
+        json["schema_version"] = 99.into()
+    });
+    for (file, problem) in [
+        ("broken.json", "not valid JSON"),
+        ("future.json", "newer leakcheck"),
+    ] {
+        let output = cli(&ws, &["baseline", "save", "main", "--from", file], &[]);
+        assert_eq!(output.status.code(), Some(2), "{}", shown(&output));
+        let err = stderr(&output);
+        assert!(err.contains(file) && err.contains(problem), "{err}");
+    }
+    assert!(!ws.join(".leakcheck/baselines/main.json").exists());
+
+    let output = cli(&ws, &["baseline", "list"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+    assert!(
+        stdout(&output).contains("no saved baselines"),
+        "{}",
+        shown(&output)
+    );
+}
