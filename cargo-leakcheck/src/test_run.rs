@@ -173,3 +173,18 @@ pub fn summary_table(report: &RunReport) -> String {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_table_lists_each_test_with_its_figures() {
+        let report = record::parse_report(
+            include_str!("../tests/data/report.json"),
+            "tests/data/report.json".as_ref(),
+        )
+        .unwrap();
+        insta::assert_snapshot!(summary_table(&report));
+    }
+}

@@ -76,7 +76,7 @@ fn testcase(out: &mut String, classname: &str, record: &TestRecord) {
         record.duration_ms as f64 / 1000.0
     );
     out.push_str("      <properties>\n");
-    property(out, "        ", "outcome", &record.outcome.to_string());
+    property(out, "        ", "outcome", record.outcome.key());
     if let Some(f) = &record.figures {
         for (key, value) in [
             ("verdict", f.verdict.to_string()),
@@ -100,7 +100,7 @@ fn testcase(out: &mut String, classname: &str, record: &TestRecord) {
         let kind = match record.outcome {
             Outcome::Leaked => "leak",
             Outcome::OverBudget => "over_budget",
-            _ => "test_failure",
+            Outcome::Failed | Outcome::Passed => "test_failure",
         };
         let _ = writeln!(
             out,

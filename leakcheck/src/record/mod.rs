@@ -139,6 +139,16 @@ impl Outcome {
         }
     }
 
+    /// The name used in JSON and JUnit (`over_budget`, not the `over budget` of `Display`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Leaked => "leaked",
+            Outcome::OverBudget => "over_budget",
+            Outcome::Failed => "failed",
+        }
+    }
+
     /// True for every outcome but [`Outcome::Passed`].
     pub fn is_failure(self) -> bool {
         self != Outcome::Passed
