@@ -173,13 +173,15 @@ fn test_command_runs_the_leak_tests_and_leaves_every_report() {
 
 /// Per testsuite: name, testcases and failed testcases, as junitparser reads them.
 fn junitparser_counts(junit: &Path) -> String {
-    const SCRIPT: &str = "import sys\n\
-from junitparser import JUnitXml\n\
-for suite in JUnitXml.fromfile(sys.argv[1]):\n\
-    cases = list(suite)\n\
-    failed = sum(1 for c in cases if not c.is_passed)\n\
-    assert all(c.classname == suite.name and c.time >= 0 for c in cases)\n\
-    print(suite.name, len(cases), failed)\n";
+    const SCRIPT: &str = r#"
+import sys
+from junitparser import JUnitXml
+for suite in JUnitXml.fromfile(sys.argv[1]):
+    cases = list(suite)
+    failed = sum(1 for c in cases if not c.is_passed)
+    assert all(c.classname == suite.name and c.time >= 0 for c in cases)
+    print(suite.name, len(cases), failed)
+"#;
     // Debian's python, where python3-junitparser is installed (not a pyenv shim's).
     let python = ["/usr/bin/python3", "python3"]
         .into_iter()
