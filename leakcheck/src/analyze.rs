@@ -274,14 +274,8 @@ pub fn heap(bytes: &[u64], blocks: &[u64], plan: &Plan) -> Assessment<HeapFindin
 pub fn count(counts: &[u32], plan: &Plan, what: &str) -> Assessment<CountFinding> {
     let n = counts.len().saturating_sub(1);
     let net = i64::from(counts[n]) - i64::from(counts[0]);
-    let mut high = counts[0];
-    let increased_in: Vec<usize> = (1..=n)
-        .filter(|&i| {
-            let new_high = counts[i] > high;
-            high = high.max(counts[i]);
-            new_high
-        })
-        .collect();
+    let increased_in = new_highs(counts);
+    let high = counts.iter().copied().max().unwrap_or(0);
     let finding = |verdict, evidence: String| {
         Assessment::Decided(CountFinding {
             verdict,
@@ -353,11 +347,23 @@ pub fn count_unconfirmed(counts: &[u32], what: &str) -> CountFinding {
         observed: true,
         net,
         per_iteration: per_iteration(i128::from(net), n),
-        increased_in: Vec::new(),
+        increased_in: new_highs(counts),
         evidence: format!(
             "+{net} {what} once; not confirmed because the run stopped at another resource's leak"
         ),
     }
+}
+
+/// The iterations (1-based) in which a count reached a new high. `counts[0]` is the baseline.
+fn new_highs(counts: &[u32]) -> Vec<usize> {
+    let mut high = counts[0];
+    (1..counts.len())
+        .filter(|&i| {
+            let new_high = counts[i] > high;
+            high = high.max(counts[i]);
+            new_high
+        })
+        .collect()
 }
 
 /// A round `b` sets a new high over the history `a`.
