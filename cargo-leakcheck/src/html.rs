@@ -10,22 +10,8 @@ use leakcheck::{Sample, Verdict};
 use plot::{format_value, Plot, Series, Unit};
 use std::fmt::Write as _;
 
-/// `text` with the characters HTML gives a meaning escaped; safe in text and in quoted
-/// attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// `text` escaped for HTML text and quoted attribute values: the same escaping as JUnit's XML.
+pub use leakcheck::junit::escape;
 
 /// The page of one run: a header, a summary table of every test, then a section per test with
 /// plots of its live heap bytes, live blocks, threads and fds per iteration. Leaking tests come
@@ -442,7 +428,7 @@ mod tests {
     fn escape_covers_markup_and_quotes() {
         assert_eq!(
             escape("<a href=\"x\">&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;"
         );
         assert_eq!(escape("plain ▲"), "plain ▲");
     }

@@ -233,7 +233,7 @@ fn report_page_escapes_names_and_messages() {
     }
     assert!(page.contains("demo::heap::weird::&lt;b&gt;bold&lt;/b&gt;_&amp;_&quot;quoted&quot;"));
     assert!(
-        page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;img src=x&gt;")
+        page.contains("&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt; &amp; &lt;img src=x&gt;")
     );
 }
 

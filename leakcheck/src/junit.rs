@@ -128,8 +128,13 @@ fn property(out: &mut String, indent: &str, name: &str, value: &str) {
     );
 }
 
-/// Escapes text for an XML attribute or element, dropping characters XML 1.0 cannot hold.
-fn escape(text: &str) -> String {
+/// Escapes text for an XML (or HTML) attribute or element, dropping characters XML 1.0 cannot
+/// hold.
+///
+/// ```
+/// assert_eq!(leakcheck::junit::escape("a < b & \"c\"\u{1b}"), "a &lt; b &amp; &quot;c&quot;");
+/// ```
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
