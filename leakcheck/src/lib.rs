@@ -52,6 +52,8 @@ mod config;
 mod entry;
 mod isolate;
 pub mod junit;
+#[cfg(feature = "monitor")]
+pub mod monitor;
 pub mod record;
 mod report;
 mod run;

@@ -1,0 +1,161 @@
+//! The production leak monitor (feature `monitor`): a background sampler of the live heap,
+//! allocation rate, RSS, threads and fds, online trend detection per resource, alerts when a
+//! resource starts leaking (and when it stops), and renderers for Prometheus, JSON and a
+//! dashboard, with an optional small HTTP endpoint.
+//!
+//! The pipeline, one module per stage:
+//!
+//! ```text
+//! source (what is sampled: this process, or another by pid)
+//!   → Sample, every `interval`, into a bounded ring (history)
+//!   → detect (a Detector per resource: ok / suspected / leaking, growth rate, time to limit)
+//!   → alert (sinks: callback, log line, webhook, Alertmanager) on state changes
+//!   → render (Prometheus text, /api/status JSON, /api/samples JSON, dashboard HTML)
+//!   → serve (optional HTTP endpoint, loopback by default)
+//! ```
+//!
+//! The types shared by the stages are defined here.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One observation of a process. `None` where the value cannot be read (no counting allocator
+/// installed, no `/proc`, another process's heap).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Milliseconds since the Unix epoch when the sample was taken.
+    pub unix_ms: u64,
+    /// Live heap bytes (counting allocator).
+    pub heap_bytes: Option<u64>,
+    /// Live heap blocks (counting allocator).
+    pub heap_blocks: Option<u64>,
+    /// Allocations since the process started (the rate is the difference between samples).
+    pub allocations_total: Option<u64>,
+    /// Resident set size in bytes (`/proc/PID/statm`).
+    pub rss_bytes: Option<u64>,
+    /// Live threads.
+    pub threads: Option<u32>,
+    /// Open file descriptors.
+    pub fds: Option<u32>,
+}
+
+/// A resource the monitor judges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resource {
+    /// Live heap bytes.
+    Heap,
+    /// Resident set size.
+    Rss,
+    /// Live threads.
+    Threads,
+    /// Open file descriptors.
+    Fds,
+}
+
+impl Resource {
+    /// Every resource, in display order.
+    pub const ALL: [Resource; 4] = [
+        Resource::Heap,
+        Resource::Rss,
+        Resource::Threads,
+        Resource::Fds,
+    ];
+
+    /// The snake_case name used in JSON, metrics labels and alerts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Resource::Heap => "heap",
+            Resource::Rss => "rss",
+            Resource::Threads => "threads",
+            Resource::Fds => "fds",
+        }
+    }
+
+    /// This resource's value in `sample`, as a number.
+    pub fn value(self, sample: &Sample) -> Option<f64> {
+        match self {
+            Resource::Heap => sample.heap_bytes.map(|v| v as f64),
+            Resource::Rss => sample.rss_bytes.map(|v| v as f64),
+            Resource::Threads => sample.threads.map(f64::from),
+            Resource::Fds => sample.fds.map(f64::from),
+        }
+    }
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The state of one resource.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// No persistent growth.
+    #[default]
+    Ok,
+    /// Growth seen, not yet persistent enough to alert.
+    Suspected,
+    /// Persistent growth: an alert is firing.
+    Leaking,
+}
+
+/// What the monitor knows about one resource now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceStatus {
+    /// Which resource.
+    pub resource: Resource,
+    /// Its state.
+    pub state: State,
+    /// The latest value (bytes, or a count).
+    pub value: Option<f64>,
+    /// Estimated growth per second over the detection window (0 when not growing).
+    pub growth_per_sec: f64,
+    /// The limit it grows towards, when known (cgroup `memory.max`, `RLIMIT_AS`,
+    /// `RLIMIT_NOFILE`, or configured).
+    pub limit: Option<f64>,
+    /// Seconds until `limit` at `growth_per_sec`, when both are known and it is growing.
+    pub seconds_to_limit: Option<f64>,
+    /// Since when (Unix ms) the resource has been in this state.
+    pub since_unix_ms: u64,
+    /// Why, in one sentence.
+    pub reason: String,
+}
+
+/// The monitor's view of the process: what `/api/status` serves.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// True when any resource is suspected or leaking.
+    pub leak_suspected: bool,
+    /// One entry per observed resource.
+    pub resources: Vec<ResourceStatus>,
+    /// Samples taken so far.
+    pub samples_taken: u64,
+    /// The sampling interval in milliseconds.
+    pub interval_ms: u64,
+    /// The process watched.
+    pub pid: u32,
+}
+
+/// An alert: a resource started leaking (firing) or stopped (resolved). One per episode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Which resource.
+    pub resource: Resource,
+    /// True while the episode lasts; false on the alert that resolves it.
+    pub firing: bool,
+    /// When the episode started (Unix ms).
+    pub starts_at_unix_ms: u64,
+    /// When it ended (Unix ms), on the resolving alert.
+    pub ends_at_unix_ms: Option<u64>,
+    /// One line for people: what grows, how fast, when it reaches its limit.
+    pub summary: String,
+    /// The status of the resource when the alert was raised.
+    pub status: ResourceStatus,
+    /// The process watched.
+    pub pid: u32,
+}
