@@ -8,7 +8,10 @@
 //!   *persistent*: a round *grows* when it sets a new high **and** its low stays above every
 //!   earlier low. A sawtooth or an oscillating buffer repeats its highs and lows; a bounded cache
 //!   stops setting new highs once full; a leak does both, round after round, even when it is
-//!   intermittent or hidden under a sawtooth. The first round compares its two halves.
+//!   intermittent or hidden under a sawtooth. The first round compares its two halves. A `Vec`
+//!   or `String` that only grows moves the heap only when its capacity doubles, so its last
+//!   round may set no new high; a staircase of doubling steps at doubling waits whose next step
+//!   falls past the budget still counts as rising.
 //! * **Threads and fds** are discrete and settled before each snapshot: an increase that is still
 //!   there at the end and happened in at least two separate iterations is a leak; a single step
 //!   that stays flat afterwards is reported as suspicious (lazy start-up outside the warmup).
@@ -247,6 +250,20 @@ pub fn heap(bytes: &[u64], blocks: &[u64], plan: &Plan) -> Assessment<HeapFindin
                 "grew in {growing} of {rounds} rounds over {n} iterations, each setting a new high above a rising floor, and left the first round's range",
             ),
         )
+    } else if growing >= 2
+        && [bytes, blocks]
+            .iter()
+            .any(|s| left_band(s) && doubling_due_after(s))
+    {
+        // A `Vec` or `String` that only grows shows its growth when its capacity doubles: at a
+        // steady rate the waits between steps double too, so a last round without a step can be
+        // the rhythm rather than the end of the growth.
+        finding(
+            Verdict::Leak,
+            format!(
+                "grew in {growing} of {rounds} rounds over {n} iterations in steps that double with the waits between them (a buffer's capacity doubling), left the first round's range, and the next step is due after the last iteration",
+            ),
+        )
     } else if !left_band(bytes) && !left_band(blocks) {
         finding(
             Verdict::Clean,
@@ -364,6 +381,46 @@ fn new_highs(counts: &[u32]) -> Vec<usize> {
             new_high
         })
         .collect()
+}
+
+/// Whether `series` ends like a buffer whose capacity doubles while it is filled at a steady
+/// rate: its last three new highs form a staircase (the level never falls back below a step once
+/// taken), each rise at least half again the one before, the wait before the last step twice the
+/// wait before it (give or take a quarter, at least one iteration, for rounding), and the next
+/// step, due after twice that wait again, falls past the end of the series.
+///
+/// Growth to the largest input seen so far also doubles capacity, but at the irregular times new
+/// maxima of random inputs come; equal steps (threads started lazily, one per worker) do not
+/// grow; noise breaks the staircase. None of them fits.
+fn doubling_due_after(series: &[u64]) -> bool {
+    let n = series.len().saturating_sub(1);
+    // The last three new highs: (iteration, rise over the previous high). No allocation: this
+    // runs between measured rounds.
+    let mut steps = [(0usize, 0u64); 3];
+    let mut found = 0;
+    let mut high = series[0];
+    for (i, &v) in series.iter().enumerate().skip(1) {
+        if v > high {
+            steps = [steps[1], steps[2], (i, v - high)];
+            found += 1;
+            high = v;
+        }
+    }
+    if found < 3 {
+        return false;
+    }
+    let [(t1, d1), (t2, d2), (t3, d3)] = steps;
+    let grows = |a: u64, b: u64| u128::from(b) * 2 >= u128::from(a) * 3;
+    let (wait, last_wait) = (t2 - t1, t3 - t2);
+    let doubled = last_wait.abs_diff(2 * wait) <= (wait / 4).max(1);
+    // From the first of the three steps on, every value is the running high: a staircase.
+    let mut level = series[t1];
+    let staircase = series[t1..].iter().all(|&v| {
+        let holds = v >= level;
+        level = level.max(v);
+        holds
+    });
+    grows(d1, d2) && grows(d2, d3) && doubled && staircase && t3 + 2 * last_wait > n
 }
 
 /// A round `b` sets a new high over the history `a`.

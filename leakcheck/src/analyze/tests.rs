@@ -226,3 +226,72 @@ fn unconfirmed_findings_are_suspicious() {
     let c = count_unconfirmed(&[2, 3, 3], "fds");
     assert_eq!((c.verdict, c.net), (Verdict::Suspicious, 1));
 }
+
+/// Live bytes of a `String` that starts with `start` bytes of capacity and gets a line of `line`
+/// bytes per call, the way `String` grows (capacity doubles, at least 8, at least what is
+/// needed), plus a constant rest of the heap. Index 0 is the baseline after `warmup` calls.
+fn string_log(start: u64, line: u64, warmup: u64, n: usize) -> Vec<u64> {
+    let (mut len, mut cap) = (0u64, start);
+    let mut series = Vec::new();
+    for call in 1..=warmup + n as u64 {
+        len += line;
+        if len > cap {
+            cap = (cap * 2).max(len).max(8);
+        }
+        if call >= warmup {
+            series.push(10_000 + cap);
+        }
+    }
+    series
+}
+
+#[test]
+fn amortized_string_growth_is_a_leak_when_its_capacity_moves_early() {
+    // A log `String` that only grows shows its leak when its capacity doubles. Wherever the
+    // doublings fall against the rounds (last one late in round 3, next just past the budget)
+    // it is a leak, once the capacity moved twice in the first 16 iterations. Growth into spare
+    // capacity that moves the heap less than that looks like a one-time step, or not at all.
+    let mut wrong = Vec::new();
+    for start in [0, 8, 16, 24, 100] {
+        for line in 1..=300 {
+            let series = string_log(start, line, 2, 64);
+            let early_steps = (1..=16).filter(|&i| series[i] > series[i - 1]).count();
+            let (f, _) = run_heap(|i| (series[i], 41));
+            let expected = if early_steps >= 2 {
+                Verdict::Leak
+            } else {
+                Verdict::Clean
+            };
+            if f.verdict != expected {
+                wrong.push((start, line, f.verdict));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} of 1500: {wrong:?}", wrong.len());
+}
+
+#[test]
+fn doubling_steps_at_irregular_times_or_of_equal_size_are_not_confirmed() {
+    // A buffer that grows to the largest input so far doubles too, but when a new maximum comes;
+    // workers that each allocate once on their first job step by equal amounts.
+    fn staircase(steps: &[(usize, u64)]) -> impl Fn(usize) -> (u64, u64) + '_ {
+        move |i| {
+            let level: u64 = steps.iter().filter(|(t, _)| *t <= i).map(|(_, d)| d).sum();
+            (10_000 + level, 40)
+        }
+    }
+    for steps in [
+        [(5, 1024), (7, 2048), (20, 4096)],
+        [(3, 512), (12, 1024), (25, 2048)],
+        [(2, 256), (9, 512), (31, 1024)],
+        [(7, 48), (15, 48), (32, 48)],
+        [(7, 300), (15, 400), (32, 500)],
+    ] {
+        let (f, _) = run_heap(staircase(&steps));
+        assert_ne!(f.verdict, Verdict::Leak, "{steps:?}: {}", f.evidence);
+    }
+    // The same steps at doubling waits are a buffer filled at a steady rate.
+    let (f, _) = run_heap(staircase(&[(7, 256), (15, 512), (32, 1024)]));
+    assert_eq!(f.verdict, Verdict::Leak, "{}", f.evidence);
+    assert!(f.evidence.contains("capacity doubling"), "{}", f.evidence);
+}
