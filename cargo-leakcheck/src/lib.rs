@@ -19,6 +19,8 @@ pub mod baseline;
 pub mod diff;
 pub mod html;
 pub mod locate;
+pub mod monitor;
+pub mod simulate;
 pub mod test_run;
 pub mod trend;
 
@@ -50,6 +52,15 @@ pub enum Command {
     Baseline(baseline::BaselineCommand),
     /// Shows the same tests across many reports (commits): a table and an HTML page of plots.
     Trend(trend::TrendArgs),
+    /// Runs the simulation catalogue — leak families and their clean twins, each case in a
+    /// process of its own — and measures recall and the false-positive rate.
+    Simulate(simulate::SimulateArgs),
+    /// Checks one simulated case in this process (what `simulate` runs for each case).
+    #[command(name = simulate::CASE_COMMAND, hide = true)]
+    SimulateCase(simulate::CaseArgs),
+    /// Watches a process (one it starts, or `--pid`) through /proc: trend detection, alerts,
+    /// and an HTTP endpoint with /metrics, /api/status and a live /dashboard.
+    Monitor(monitor::MonitorArgs),
 }
 
 /// An error that ends a command with [`EXIT_ERROR`]; its text says what to do next.
@@ -90,6 +101,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Diff(args) => diff::run(&args),
         Command::Baseline(command) => baseline::run(&command),
         Command::Trend(args) => trend::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
+        Command::SimulateCase(args) => simulate::run_case(&args),
+        Command::Monitor(args) => monitor::run(&args),
     };
     match result {
         Ok(code) => code,

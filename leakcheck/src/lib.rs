@@ -57,6 +57,7 @@ pub mod monitor;
 pub mod record;
 mod report;
 mod run;
+pub mod simulate;
 mod snapshot;
 
 pub use alloc::{counters, is_installed, Counters, CountingAlloc};

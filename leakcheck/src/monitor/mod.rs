@@ -19,6 +19,17 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub mod alert;
+pub mod dashboard;
+pub mod detect;
+pub mod limits;
+pub mod render;
+pub mod sampler;
+pub mod serve;
+pub mod source;
+#[doc(hidden)]
+pub mod streams;
+
 /// One observation of a process. `None` where the value cannot be read (no counting allocator
 /// installed, no `/proc`, another process's heap).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
