@@ -238,25 +238,9 @@ pub fn alertmanager_body(
 
 /// `unix_ms` as RFC 3339 in UTC with milliseconds, e.g. `2024-05-01T12:00:00.000Z`.
 pub fn rfc3339(unix_ms: u64) -> String {
-    let secs = unix_ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        unix_ms % 1000
-    )
+    // The records' formatter, with the milliseconds Alertmanager accepts.
+    let seconds = crate::record::store::rfc3339(unix_ms / 1000);
+    format!("{}.{:03}Z", seconds.trim_end_matches('Z'), unix_ms % 1000)
 }
 
 /// One sentence on a firing alert: what grows, how fast, and when it reaches its limit.

@@ -285,7 +285,7 @@ pub fn now() -> (String, u64) {
 
 /// Formats seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`. Written here (the civil-from-days
 /// algorithm) to keep a date crate out of every user's test build.
-fn rfc3339(secs: u64) -> String {
+pub(crate) fn rfc3339(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let z = days + 719_468;
