@@ -368,7 +368,9 @@ fn badge(outcome: Outcome) -> String {
 
 fn verdict_class(verdict: Verdict) -> &'static str {
     match verdict {
+        Verdict::Off => "v-off",
         Verdict::Clean => "v-clean",
+        Verdict::Suppressed => "v-suppressed",
         Verdict::Suspicious => "v-suspicious",
         Verdict::Leak => "v-leak",
     }
@@ -403,7 +405,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}\
 tr.leaked td,td.leaked{background:#ffebe9}\
 td.gap{color:#8c959f;text-align:center}\
 .v-leak{color:#b3261e;font-weight:600}.v-suspicious{color:#9a6700;font-weight:600}\
-.v-clean{color:#1a7f37}\
+.v-clean{color:#1a7f37}.v-off{color:#6e7781}.v-suppressed{color:#6e7781;font-style:italic}\
 .badge{display:inline-block;padding:0 8px;border-radius:10px;font-size:12px;font-weight:600;\
 margin-right:8px;vertical-align:1px;color:#fff;background:#1a7f37}\
 .badge.leaked{background:#d1242f}.badge.failed{background:#8250df}\

@@ -198,8 +198,11 @@ impl Row {
         match (self.verdict, self.leaky) {
             (None, _) => "error",
             (Some(Verdict::Suspicious), _) => "suspicious",
-            (Some(Verdict::Leak), true) | (Some(Verdict::Clean), false) => "ok",
-            (Some(Verdict::Clean), true) => "missed",
+            // The catalogue sets no switches or suppressions: anything short of suspicious is
+            // "no leak found".
+            (Some(Verdict::Leak), true)
+            | (Some(Verdict::Off | Verdict::Clean | Verdict::Suppressed), false) => "ok",
+            (Some(Verdict::Off | Verdict::Clean | Verdict::Suppressed), true) => "missed",
             (Some(Verdict::Leak), false) => "false positive",
         }
     }
@@ -291,7 +294,7 @@ impl Summary {
             let slot = match verdict {
                 Verdict::Leak => 0,
                 Verdict::Suspicious => 1,
-                Verdict::Clean => 2,
+                Verdict::Off | Verdict::Clean | Verdict::Suppressed => 2,
             };
             s.body_runs[slot].push(row.body_runs.unwrap_or(0));
         }

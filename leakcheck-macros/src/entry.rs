@@ -19,13 +19,39 @@ const OPTIONS: &[(&str, Kind)] = &[
     ("attribute", Kind::Bool),
     ("max_allocs_per_iter", Kind::Int),
     ("max_bytes_per_iter", Kind::Int),
+    ("heap", Kind::Bool),
+    ("threads", Kind::Bool),
+    ("fds", Kind::Bool),
+    ("tasks", Kind::Bool),
+    (
+        "suspicious",
+        Kind::Choice(&[("pass", "Pass"), ("fail", "Fail")]),
+    ),
+    ("suppress_threads", Kind::Patterns),
+    ("suppress_fds", Kind::Patterns),
+    ("suppress_heap", Kind::Patterns),
+    (
+        "flavor",
+        Kind::Choice(&[
+            ("current_thread", "CurrentThread"),
+            ("multi_thread", "MultiThread"),
+        ]),
+    ),
+    ("worker_threads", Kind::Int),
     ("crate", Kind::Path),
 ];
+
+/// Options that only make sense for an `async fn`.
+const ASYNC_ONLY: &[&str] = &["flavor", "worker_threads"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Int,
     Bool,
+    /// One of a few strings, each naming a variant of the option's enum in `__private`.
+    Choice(&'static [(&'static str, &'static str)]),
+    /// A string or an array of strings: glob patterns.
+    Patterns,
     Path,
 }
 
@@ -44,6 +70,7 @@ pub(crate) fn leak_test(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     check_signature(&func, &mut errors);
+    check_combinations(&func, &options, &mut errors);
     if !errors.is_empty() {
         // Emit the function unchanged (not as a test) so that only our errors are reported.
         return quote!(#func #errors);
@@ -55,7 +82,28 @@ pub(crate) fn leak_test(args: TokenStream, item: TokenStream) -> TokenStream {
 struct Parsed {
     ints: Vec<(&'static str, LitInt)>,
     bools: Vec<(&'static str, LitBool)>,
+    /// The option, the literal written and the enum variant it names.
+    choices: Vec<(&'static str, LitStr, &'static str)>,
+    patterns: Vec<(&'static str, Vec<LitStr>)>,
+    /// Every option written, with its key's span, for checks across options.
+    written: Vec<(&'static str, Span)>,
     krate: Option<Path>,
+}
+
+impl Parsed {
+    fn choice(&self, name: &str) -> Option<&'static str> {
+        self.choices
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, _, variant)| *variant)
+    }
+
+    fn span_of(&self, name: &str) -> Option<Span> {
+        self.written
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, span)| *span)
+    }
 }
 
 fn parse_options(args: TokenStream, errors: &mut Errors) -> Parsed {
@@ -65,8 +113,11 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> Parsed {
         let key = meta.path.to_token_stream().to_string().replace(' ', "");
         let Some(&(name, kind)) = OPTIONS.iter().find(|(name, _)| *name == key) else {
             let valid: Vec<&str> = OPTIONS.iter().map(|(n, _)| *n).collect();
+            let hint = closest(&key, &valid)
+                .map(|near| format!("did you mean `{near}`? "))
+                .unwrap_or_default();
             return Err(meta.error(format!(
-                "unknown option `{key}`; valid options are: {}",
+                "unknown option `{key}`; {hint}valid options are: {}",
                 valid.join(", ")
             )));
         };
@@ -74,6 +125,7 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> Parsed {
             return Err(meta.error(format!("`{key}` is given more than once")));
         }
         seen.push(key);
+        parsed.written.push((name, meta.path.span()));
         let value = meta.value().map_err(|_| {
             syn::Error::new(
                 meta.path.span(),
@@ -115,6 +167,43 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> Parsed {
                     }
                 }
             }
+            Kind::Choice(choices) => {
+                let names: Vec<String> = choices.iter().map(|(s, _)| format!("\"{s}\"")).collect();
+                let wrong = |span| {
+                    syn::Error::new(span, format!("`{name}` takes one of {}", names.join(", ")))
+                };
+                let lit: LitStr = value.parse().map_err(|e| wrong(e.span()))?;
+                let Some(&(_, variant)) = choices.iter().find(|(s, _)| *s == lit.value()) else {
+                    return Err(wrong(lit.span()));
+                };
+                parsed.choices.push((name, lit, variant));
+            }
+            Kind::Patterns => {
+                let hint = format!(
+                    "`{name}` takes a pattern or a list of them, e.g. `{name} = [\"pool-*\", \"io\"]` \
+                     (`*` matches anything, `?` one character)"
+                );
+                let list: Vec<LitStr> = if value.peek(syn::token::Bracket) {
+                    let content;
+                    syn::bracketed!(content in value);
+                    content
+                        .parse_terminated(|p| p.parse::<LitStr>(), syn::Token![,])
+                        .map_err(|e| syn::Error::new(e.span(), &hint))?
+                        .into_iter()
+                        .collect()
+                } else {
+                    vec![value
+                        .parse::<LitStr>()
+                        .map_err(|e| syn::Error::new(e.span(), &hint))?]
+                };
+                if let Some(empty) = list.iter().find(|l| l.value().trim().is_empty()) {
+                    return Err(syn::Error::new(
+                        empty.span(),
+                        format!("an empty pattern in `{name}` would match nothing; remove it"),
+                    ));
+                }
+                parsed.patterns.push((name, list));
+            }
             Kind::Path => {
                 let lit: LitStr = value.parse().map_err(|e| {
                     syn::Error::new(
@@ -133,11 +222,61 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> Parsed {
     parsed
 }
 
-fn example(kind: Kind) -> &'static str {
+/// The valid option nearest to a misspelt one, if it is near enough to be a typo.
+fn closest<'a>(key: &str, valid: &[&'a str]) -> Option<&'a str> {
+    let distance = |a: &str, b: &str| {
+        // Levenshtein over chars, one row at a time.
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cost = usize::from(ca != *cb);
+                let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
+                prev = row[j + 1];
+                row[j + 1] = next;
+            }
+        }
+        row[b.len()]
+    };
+    valid
+        .iter()
+        .map(|v| (distance(key, v), *v))
+        .filter(|(d, v)| *d <= v.len() / 3 + 1)
+        .min()
+        .map(|(_, v)| v)
+}
+
+fn example(kind: Kind) -> String {
     match kind {
-        Kind::Int => "16",
-        Kind::Bool => "false",
-        Kind::Path => "\"leakcheck\"",
+        Kind::Int => "16".into(),
+        Kind::Bool => "false".into(),
+        Kind::Choice(choices) => format!("\"{}\"", choices[0].0),
+        Kind::Patterns => "[\"pattern-*\"]".into(),
+        Kind::Path => "\"leakcheck\"".into(),
+    }
+}
+
+/// Checks that need the function and all options: async-only options on a plain `fn`,
+/// `worker_threads` without the multi-thread runtime.
+fn check_combinations(func: &ItemFn, options: &Parsed, errors: &mut Errors) {
+    if func.sig.asyncness.is_none() {
+        for &name in ASYNC_ONLY {
+            if let Some(span) = options.span_of(name) {
+                errors.push(syn::Error::new(
+                    span,
+                    format!("`{name}` configures the runtime of an `async fn` test; this test is a plain `fn`"),
+                ));
+            }
+        }
+    } else if let Some(span) = options.span_of("worker_threads") {
+        if options.choice("flavor") != Some("MultiThread") {
+            errors.push(syn::Error::new(
+                span,
+                "`worker_threads` needs the multi-thread runtime: add `flavor = \"multi_thread\"`",
+            ));
+        }
     }
 }
 
@@ -204,6 +343,20 @@ fn expand(func: ItemFn, options: Parsed) -> TokenStream {
         let field = syn::Ident::new(key, b.span());
         quote_spanned!(b.span()=> #field: ::core::option::Option::Some(#b),)
     });
+    let choices = options.choices.iter().map(|(key, lit, variant)| {
+        let field = syn::Ident::new(key, lit.span());
+        let ty = syn::Ident::new(
+            if *key == "flavor" { "Flavor" } else { "Suspicious" },
+            lit.span(),
+        );
+        let variant = syn::Ident::new(variant, lit.span());
+        quote_spanned!(lit.span()=> #field: ::core::option::Option::Some(#krate::__private::#ty::#variant),)
+    });
+    let patterns = options.patterns.iter().map(|(key, list)| {
+        let span = list.first().map_or_else(Span::call_site, LitStr::span);
+        let field = syn::Ident::new(key, span);
+        quote_spanned!(span=> #field: &[#(#list),*],)
+    });
     let line = quote_spanned!(name.span()=> ::core::line!());
     quote! {
         #(#attrs)*
@@ -216,10 +369,13 @@ fn expand(func: ItemFn, options: Parsed) -> TokenStream {
                     module_path: ::core::module_path!(),
                     file: ::core::file!(),
                     line: #line,
+                    manifest_dir: ::core::option_env!("CARGO_MANIFEST_DIR"),
                 },
                 #krate::__private::Options {
                     #(#fields)*
                     #(#bools)*
+                    #(#choices)*
+                    #(#patterns)*
                     ..#krate::__private::Options::NONE
                 },
                 || -> #ret #block,

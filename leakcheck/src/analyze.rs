@@ -26,10 +26,15 @@ use std::ops::RangeInclusive;
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    /// Not judged: switched off (`heap = false`, ...).
+    Off,
     /// No persistent growth.
     #[default]
     Clean,
-    /// Growth that was not confirmed as a leak; reported, does not fail the test.
+    /// A leak, but every leaked item matches a suppression pattern; listed, does not fail.
+    Suppressed,
+    /// Growth that was not confirmed as a leak; reported, does not fail the test unless
+    /// `suspicious = "fail"`.
     Suspicious,
     /// Confirmed persistent growth; fails the test.
     Leak,
@@ -38,7 +43,9 @@ pub enum Verdict {
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Verdict::Off => "off",
             Verdict::Clean => "clean",
+            Verdict::Suppressed => "suppressed",
             Verdict::Suspicious => "suspicious",
             Verdict::Leak => "LEAK",
         })
@@ -121,7 +128,28 @@ pub struct CountFinding {
     pub evidence: String,
 }
 
+impl HeapFinding {
+    /// The finding for the heap when it is not judged (`heap = false`).
+    pub fn off(why: &str) -> Self {
+        HeapFinding {
+            verdict: Verdict::Off,
+            bytes_per_iteration: 0.0,
+            blocks_per_iteration: 0.0,
+            evidence: format!("not judged ({why})"),
+        }
+    }
+}
+
 impl CountFinding {
+    /// The finding for a counted resource that is not judged (`threads = false`, ...).
+    pub fn off(why: &str) -> Self {
+        CountFinding {
+            verdict: Verdict::Off,
+            evidence: format!("not judged ({why})"),
+            ..CountFinding::unobserved()
+        }
+    }
+
     /// The finding for a resource the platform cannot observe.
     pub fn unobserved() -> Self {
         CountFinding {

@@ -24,6 +24,9 @@ pub struct TestMeta {
     pub file: &'static str,
     /// `line!()` of the test function.
     pub line: u32,
+    /// The package's directory (`CARGO_MANIFEST_DIR` when it was built): where the search for
+    /// `leakcheck.toml` starts.
+    pub manifest_dir: Option<&'static str>,
 }
 
 /// What a test body may return: `()` or any `Result<T, E: Debug>`, like `#[test]`.
@@ -56,7 +59,7 @@ pub fn run_test<R: BodyResult>(meta: TestMeta, options: Options, mut body: impl 
         meta.file,
         meta.line,
     );
-    let config = match Config::from_options(&options) {
+    let config = match Config::load(&options, meta.manifest_dir.map(std::path::Path::new)) {
         Ok(config) => config,
         Err(e) => panic!("{e}"),
     };

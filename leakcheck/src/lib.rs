@@ -59,12 +59,16 @@ mod report;
 mod run;
 pub mod simulate;
 mod snapshot;
+mod suppress;
 
 pub use alloc::{counters, is_installed, Counters, CountingAlloc};
 pub use analyze::{CountFinding, HeapFinding, Plan, Verdict};
-pub use config::{env, Config, ConfigError, Options};
+pub use config::{
+    env, Config, ConfigError, ConfigFile, Flavor, Options, Suppressions, Suspicious,
+    CONFIG_FILE_NAME,
+};
 pub use leakcheck_macros::leak_test;
-pub use report::{BudgetBreach, Report, TestId};
+pub use report::{BudgetBreach, Report, SuppressedItem, TestId};
 pub use run::Check;
 pub use snapshot::{FdInfo, FdKind, Sample, ThreadInfo};
 
@@ -106,7 +110,7 @@ macro_rules! global_allocator {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::alloc::StaticAlloc;
-    pub use crate::config::Options;
+    pub use crate::config::{Flavor, Options, Suspicious};
     pub use crate::entry::{run_test, BodyResult, TestMeta};
 }
 

@@ -86,6 +86,9 @@ pub struct Report {
     pub threads: CountFinding,
     /// Open file descriptors.
     pub fds: CountFinding,
+    /// Live async tasks of the test's runtime (async tests only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<CountFinding>,
     /// Warmup iterations run before the baseline.
     pub warmup: usize,
     /// Measured iterations after the baseline.
@@ -102,8 +105,25 @@ pub struct Report {
     /// Allocation budgets (`max_allocs_per_iter`, `max_bytes_per_iter`) the body went over.
     #[serde(default)]
     pub over_budget: Vec<BudgetBreach>,
+    /// Leaked items that matched a suppression pattern: listed, not failing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<SuppressedItem>,
+    /// `suspicious = "fail"` was set: a suspicious verdict fails the test.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspicious_fails: bool,
     /// Anything the reader should know about how the numbers were taken.
     pub notes: Vec<String>,
+}
+
+/// A leaked item that a suppression pattern accepted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuppressedItem {
+    /// `heap`, `threads` or `fds`.
+    pub resource: String,
+    /// What leaked: a thread's name and id, an fd and its target, an allocation site.
+    pub item: String,
+    /// The pattern it matched.
+    pub pattern: String,
 }
 
 /// An allocation budget the body went over: a performance regression, not a leak.
@@ -148,9 +168,14 @@ impl Report {
         self.verdict == Verdict::Leak
     }
 
-    /// True when every resource is clean (not even suspicious).
+    /// True when every resource is clean or not judged (not even suspicious or suppressed).
     pub fn is_clean(&self) -> bool {
-        self.verdict == Verdict::Clean
+        self.verdict <= Verdict::Clean
+    }
+
+    /// True when the test fails for a suspicious verdict (`suspicious = "fail"`).
+    pub fn is_strict_failure(&self) -> bool {
+        self.suspicious_fails && self.verdict == Verdict::Suspicious
     }
 
     /// True when the body went over an allocation budget.
@@ -159,13 +184,26 @@ impl Report {
     }
 
     /// True when a `#[leak_test]` with this report passes: no leak and within its budgets.
-    /// Suspicious findings pass.
+    /// Suspicious findings pass unless `suspicious = "fail"`; suppressed leaks pass.
     pub fn passes(&self) -> bool {
-        !self.is_leak() && !self.is_over_budget()
+        !self.is_leak() && !self.is_over_budget() && !self.is_strict_failure()
+    }
+
+    /// The findings of the judged resources with their names, in report order.
+    pub fn resources(&self) -> Vec<(&'static str, Verdict)> {
+        let mut all = vec![
+            ("heap", self.heap.verdict),
+            ("threads", self.threads.verdict),
+            ("fds", self.fds.verdict),
+        ];
+        if let Some(tasks) = &self.tasks {
+            all.push(("tasks", tasks.verdict));
+        }
+        all
     }
 
     /// Panics with the full report when some resource leaked or a budget was exceeded, as a
-    /// `#[leak_test]` would fail. Suspicious findings pass.
+    /// `#[leak_test]` would fail. Suspicious findings pass unless `suspicious = "fail"`.
     #[track_caller]
     pub fn assert_no_leak(&self) {
         if !self.passes() {
@@ -199,7 +237,7 @@ impl Report {
     /// One line: the verdict per resource and the iteration counts.
     pub fn summary(&self) -> String {
         format!(
-            "leakcheck: {}{} — heap {} ({:+.1} B, {:+.2} blocks/iter), threads {} ({:+}), fds {} ({:+}); {} warmup + {} measured iterations{}",
+            "leakcheck: {}{} — heap {} ({:+.1} B, {:+.2} blocks/iter), threads {} ({:+}), fds {} ({:+}){}; {} warmup + {} measured iterations{}",
             self.test
                 .as_ref()
                 .map(|t| format!("`{}` ", t.name))
@@ -212,6 +250,10 @@ impl Report {
             self.threads.net,
             self.fds.verdict,
             self.fds.net,
+            self.tasks
+                .as_ref()
+                .map(|t| format!(", tasks {} ({:+})", t.verdict, t.net))
+                .unwrap_or_default(),
             self.warmup,
             self.measured,
             self.attribution
@@ -224,15 +266,20 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let leaked: Vec<&str> = [
-            (self.heap.verdict, "heap"),
-            (self.threads.verdict, "threads"),
-            (self.fds.verdict, "file descriptors"),
-        ]
-        .iter()
-        .filter(|(v, _)| *v == Verdict::Leak)
-        .map(|(_, what)| *what)
-        .collect();
+        let named = |verdict: Verdict| -> Vec<&str> {
+            self.resources()
+                .into_iter()
+                .filter(|(_, v)| *v == verdict)
+                .map(|(what, _)| {
+                    if what == "fds" {
+                        "file descriptors"
+                    } else {
+                        what
+                    }
+                })
+                .collect()
+        };
+        let leaked = named(Verdict::Leak);
         let name = self
             .test
             .as_ref()
@@ -240,6 +287,12 @@ impl fmt::Display for Report {
             .unwrap_or_default();
         if !leaked.is_empty() {
             writeln!(f, "leakcheck: {name}leaked {}", leaked.join(", "))?;
+        } else if self.is_strict_failure() {
+            writeln!(
+                f,
+                "leakcheck: {name}is suspicious in {}, and `suspicious = \"fail\"` makes that a failure",
+                named(Verdict::Suspicious).join(", ")
+            )?;
         } else if self.is_over_budget() {
             writeln!(f, "leakcheck: {name}went over its allocation budget")?;
         } else {
@@ -267,7 +320,7 @@ impl fmt::Display for Report {
             per_iteration_bytes(heap.bytes_per_iteration, heap.blocks_per_iteration),
             heap.evidence
         )?;
-        if heap.verdict != Verdict::Clean {
+        if heap.verdict > Verdict::Clean {
             writeln!(
                 f,
                 "           live bytes after each iteration:  {}",
@@ -282,14 +335,17 @@ impl fmt::Display for Report {
         if let Some(attribution) = &self.attribution {
             write_attribution(f, attribution)?;
         }
-        for (label, finding, pick) in [
+        let counted = [
             (
                 "threads",
-                &self.threads,
+                Some(&self.threads),
                 (|s: &Sample| s.threads) as fn(&Sample) -> Option<u32>,
             ),
-            ("fds", &self.fds, |s: &Sample| s.fds),
-        ] {
+            ("fds", Some(&self.fds), |s: &Sample| s.fds),
+            ("tasks", self.tasks.as_ref(), |s: &Sample| s.tasks),
+        ];
+        for (label, finding, pick) in counted {
+            let Some(finding) = finding else { continue };
             writeln!(
                 f,
                 "  {label:<8} {:<10} {:+} ({:+.2} per iteration): {}",
@@ -298,7 +354,7 @@ impl fmt::Display for Report {
                 finding.per_iteration,
                 finding.evidence
             )?;
-            if finding.verdict != Verdict::Clean && finding.observed {
+            if finding.verdict > Verdict::Clean && finding.observed {
                 writeln!(
                     f,
                     "           count after each iteration: {}",
@@ -360,6 +416,20 @@ impl fmt::Display for Report {
                 "  budget   OVER       {:.1} per iteration, over `{} = {}`",
                 breach.per_iteration, breach.option, breach.limit
             )?;
+        }
+        if !self.suppressed.is_empty() {
+            writeln!(
+                f,
+                "  suppressed (known leaks, listed but not failing the test):"
+            )?;
+            for s in self.suppressed.iter().take(MAX_LISTED) {
+                writeln!(
+                    f,
+                    "    {:<8} {}  (matches {:?})",
+                    s.resource, s.item, s.pattern
+                )?;
+            }
+            more(f, self.suppressed.len())?;
         }
         for note in &self.notes {
             writeln!(f, "  note: {note}")?;

@@ -9,9 +9,10 @@
 use crate::alloc;
 use crate::analyze::{self, Assessment, CountFinding, HeapFinding, Plan, Verdict};
 use crate::attribute;
-use crate::config::{Config, ConfigError, Options};
+use crate::config::{Config, ConfigError, Options, Suspicious};
 use crate::report::{BudgetBreach, Report, TestId};
 use crate::snapshot::{self, Sample};
+use crate::suppress;
 use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -195,11 +196,31 @@ pub(crate) fn not_installed_message(root_file: Option<&str>) -> String {
     )
 }
 
+/// The async runtime an async test's body runs on, as the harness sees it.
+pub(crate) trait Runtime {
+    /// Tasks spawned on the runtime that have neither completed nor been dropped. Called between
+    /// iterations while the heap is being measured, so it must not allocate.
+    fn alive_tasks(&self) -> u32;
+    /// Lets the runtime run what is ready (woken tasks finish, aborted ones are dropped), the
+    /// way settling waits for exiting threads. Must not allocate once the runtime is warm.
+    fn drive(&self);
+}
+
 /// Runs `body` under `config` and analyses the series. The allocator must be installed.
 pub(crate) fn measure(
     config: &Config,
     test: Option<TestId>,
     body: &mut dyn FnMut() -> Result<(), String>,
+) -> Result<Report, BodyFailure> {
+    measure_on(config, test, body, None)
+}
+
+/// [`measure`] for a body that runs on `runtime`, whose live tasks are judged too.
+pub(crate) fn measure_on(
+    config: &Config,
+    test: Option<TestId>,
+    body: &mut dyn FnMut() -> Result<(), String>,
+    runtime: Option<&dyn Runtime>,
 ) -> Result<Report, BodyFailure> {
     let plan = Plan {
         first: config.iterations,
@@ -222,13 +243,13 @@ pub(crate) fn measure(
         }
     };
 
-    let before_warmup = (snapshot::thread_count(), snapshot::fd_count());
+    let before_warmup = counts(runtime);
     for _ in 0..config.warmup {
         run_once()?;
     }
     // Baseline: let warmup's detached threads finish (bounded), list what exists, then reserve
     // the series so that neither shows up as growth later.
-    let (threads0, fds0) = settle(before_warmup, config.settle);
+    let counts0 = settle(before_warmup, config.settle, runtime);
     quiesce(config.settle);
     let threads_before = snapshot::threads();
     let fds_before = snapshot::fds();
@@ -237,18 +258,25 @@ pub(crate) fn measure(
     samples.push(Sample {
         live_bytes: heap0.live_bytes(),
         live_blocks: heap0.live_blocks(),
-        threads: threads0,
-        fds: fds0,
+        threads: counts0.threads,
+        fds: counts0.fds,
+        tasks: counts0.tasks,
         ..Sample::default()
     });
 
-    let mut decided = Decided::default();
+    let judged = Judged {
+        heap: config.heap,
+        threads: config.threads,
+        fds: config.fds,
+        tasks: config.tasks && runtime.is_some(),
+    };
+    let mut decided = Decided::new(judged, config.suppress.is_empty());
     let mut measured = 0;
     while let Some(end) = plan.next_end(measured) {
         for _ in measured..end {
             let (allocations, bytes_allocated, body_nanos) = run_once()?;
             let last = samples.last().copied().unwrap_or_default();
-            let (threads, fds) = settle((last.threads, last.fds), config.settle);
+            let now = settle(Counts::of(&last), config.settle, runtime);
             let heap = alloc::counters();
             samples.push(Sample {
                 live_bytes: heap.live_bytes(),
@@ -256,8 +284,9 @@ pub(crate) fn measure(
                 allocations,
                 bytes_allocated,
                 body_nanos,
-                threads,
-                fds,
+                threads: now.threads,
+                fds: now.fds,
+                tasks: now.tasks,
             });
         }
         measured = end;
@@ -265,14 +294,23 @@ pub(crate) fn measure(
             break;
         }
     }
-    let (heap, threads, fds) = decided.findings(&samples, &plan);
+    let findings = decided.findings(&samples, &plan, runtime.is_some());
 
-    // Attribution, only on suspicion: extra iterations in tracing mode, after the verdicts.
-    let suspected = |v: Verdict| v != Verdict::Clean;
-    let traced = if config.attribute && (suspected(heap.verdict) || suspected(threads.verdict)) {
+    // Attribution, only on suspicion: extra iterations in tracing mode, after the verdicts. A
+    // leaked task or thread is found by where its allocations were made.
+    let suspected = |v: Verdict| v > Verdict::Clean;
+    let tasks_suspected = findings
+        .tasks
+        .as_ref()
+        .is_some_and(|t| suspected(t.verdict));
+    let traced = if config.attribute
+        && (suspected(findings.heap.verdict)
+            || suspected(findings.threads.verdict)
+            || tasks_suspected)
+    {
         let last = samples.last().copied().unwrap_or_default();
         Some(trace(&mut run_once, || {
-            settle((last.threads, last.fds), config.settle);
+            settle(Counts::of(&last), config.settle, runtime);
         })?)
     } else {
         None
@@ -289,7 +327,13 @@ pub(crate) fn measure(
     attribute::describe_sockets(&mut new_fds);
     let attribution = traced.map(|(traced, harness_tid)| {
         let survivors_of = usize::from(attribute::TRACED_ITERATIONS - 1);
-        let attribution = attribute::sites(traced, survivors_of, harness_tid, &new_threads);
+        let attribution = attribute::sites(
+            traced,
+            survivors_of,
+            harness_tid,
+            &new_threads,
+            &config.suppress.heap,
+        );
         attribute::spawn_sites(&mut new_threads, &attribution);
         attribution
     });
@@ -303,10 +347,11 @@ pub(crate) fn measure(
     }
     let mut report = Report {
         test,
-        verdict: heap.verdict.max(threads.verdict).max(fds.verdict),
-        heap,
-        threads,
-        fds,
+        verdict: Verdict::Clean,
+        heap: findings.heap,
+        threads: findings.threads,
+        fds: findings.fds,
+        tasks: findings.tasks,
         warmup: config.warmup,
         measured,
         samples,
@@ -314,8 +359,17 @@ pub(crate) fn measure(
         new_fds,
         attribution,
         over_budget: Vec::new(),
+        suppressed: Vec::new(),
+        suspicious_fails: config.suspicious == Suspicious::Fail,
         notes,
     };
+    suppress::apply(&mut report, &config.suppress);
+    report.verdict = report
+        .resources()
+        .into_iter()
+        .map(|(_, verdict)| verdict)
+        .max()
+        .unwrap_or_default();
     report.over_budget = BudgetBreach::check(
         config.max_allocs_per_iter,
         config.max_bytes_per_iter,
@@ -351,19 +405,49 @@ fn trace(
 /// Only positions are kept during the run: findings carry strings, and anything the harness
 /// keeps alive between snapshots would show up as heap growth. The findings are rebuilt from the
 /// series (a pure function of it) once the run is over.
-#[derive(Default)]
 struct Decided {
+    judged: Judged,
+    /// Stop at the first leak (the test fails either way; extending would only leak more) —
+    /// unless suppressions may still turn that leak into a pass.
+    stop_on_leak: bool,
     heap: Option<usize>,
     threads: Option<usize>,
     fds: Option<usize>,
+    tasks: Option<usize>,
 }
 
-type Findings = (HeapFinding, CountFinding, CountFinding);
+/// Which resources a run judges.
+#[derive(Clone, Copy)]
+struct Judged {
+    heap: bool,
+    threads: bool,
+    fds: bool,
+    /// An async test whose runtime counts its tasks, with `tasks` on.
+    tasks: bool,
+}
+
+/// The findings of a run, one per resource.
+struct Findings {
+    heap: HeapFinding,
+    threads: CountFinding,
+    fds: CountFinding,
+    tasks: Option<CountFinding>,
+}
 
 impl Decided {
-    /// Assesses the undecided resources after a round. True when the run can stop: everything is
-    /// decided, or something already leaked (the test fails either way; extending would only
-    /// leak more).
+    fn new(judged: Judged, stop_on_leak: bool) -> Self {
+        Decided {
+            judged,
+            stop_on_leak,
+            heap: None,
+            threads: None,
+            fds: None,
+            tasks: None,
+        }
+    }
+
+    /// Assesses the undecided resources after a round. True when the run can stop: everything
+    /// judged is decided, or something already leaked (see `stop_on_leak`).
     fn update(&mut self, samples: &[Sample], plan: &Plan) -> bool {
         let n = samples.len() - 1;
         let mut leaked = false;
@@ -373,51 +457,67 @@ impl Decided {
             }
             leaked |= verdict == Some(Verdict::Leak);
         };
-        if self.heap.is_none() {
+        if self.judged.heap && self.heap.is_none() {
             let verdict = analyze_heap(samples, plan).decided().map(|f| f.verdict);
             note(&mut self.heap, verdict);
         }
-        for (slot, pick, what) in [
-            (&mut self.threads, THREADS, "threads"),
-            (&mut self.fds, FDS, "fds"),
+        for (on, slot, pick, what) in [
+            (self.judged.threads, &mut self.threads, THREADS, "threads"),
+            (self.judged.fds, &mut self.fds, FDS, "fds"),
+            (self.judged.tasks, &mut self.tasks, TASKS, "tasks"),
         ] {
-            if slot.is_none() {
+            if on && slot.is_none() {
                 let verdict = analyze_count(samples, plan, pick, what).decided();
                 note(slot, verdict.map(|f| f.verdict));
             }
         }
-        leaked || (self.heap.is_some() && self.threads.is_some() && self.fds.is_some())
+        let done = |on: bool, slot: Option<usize>| !on || slot.is_some();
+        (leaked && self.stop_on_leak)
+            || (done(self.judged.heap, self.heap)
+                && done(self.judged.threads, self.threads)
+                && done(self.judged.fds, self.fds)
+                && done(self.judged.tasks, self.tasks))
     }
 
     /// The findings, each from the series as it was when that resource was decided; undecided
     /// resources (the run stopped at another resource's leak) are reported as unconfirmed.
-    fn findings(&self, samples: &[Sample], plan: &Plan) -> Findings {
+    fn findings(&self, samples: &[Sample], plan: &Plan, async_test: bool) -> Findings {
         let upto = |n: usize| &samples[..=n];
-        let heap = match self
-            .heap
-            .and_then(|n| analyze_heap(upto(n), plan).decided())
-        {
-            Some(f) => f,
-            None => {
-                let (bytes, blocks) = heap_series(samples);
-                analyze::heap_unconfirmed(&bytes, &blocks)
+        let heap = if !self.judged.heap {
+            HeapFinding::off("heap = false")
+        } else {
+            match self
+                .heap
+                .and_then(|n| analyze_heap(upto(n), plan).decided())
+            {
+                Some(f) => f,
+                None => {
+                    let (bytes, blocks) = heap_series(samples);
+                    analyze::heap_unconfirmed(&bytes, &blocks)
+                }
             }
         };
-        let count = |decided: Option<usize>, pick, what| {
+        let count = |on: bool, decided: Option<usize>, pick, what: &str| {
+            if !on {
+                return CountFinding::off(&format!("{what} = false"));
+            }
             decided
                 .and_then(|n| analyze_count(upto(n), plan, pick, what).decided())
                 .unwrap_or_else(|| analyze::count_unconfirmed(&count_series(samples, pick), what))
         };
-        (
+        Findings {
             heap,
-            count(self.threads, THREADS, "threads"),
-            count(self.fds, FDS, "fds"),
-        )
+            threads: count(self.judged.threads, self.threads, THREADS, "threads"),
+            fds: count(self.judged.fds, self.fds, FDS, "fds"),
+            // Only async tests have tasks to judge (or to report as switched off).
+            tasks: async_test.then(|| count(self.judged.tasks, self.tasks, TASKS, "tasks")),
+        }
     }
 }
 
 const THREADS: fn(&Sample) -> Option<u32> = |s| s.threads;
 const FDS: fn(&Sample) -> Option<u32> = |s| s.fds;
+const TASKS: fn(&Sample) -> Option<u32> = |s| s.tasks;
 
 fn analyze_heap(samples: &[Sample], plan: &Plan) -> Assessment<HeapFinding> {
     let (bytes, blocks) = heap_series(samples);
@@ -474,18 +574,51 @@ fn wait_until(bound: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// Waits, with exponential backoff up to `bound`, until threads and fds are back at or below
-/// `target` (threads still exiting, fds being closed by another thread). Returns the counts read
-/// last. Allocation-free.
-fn settle(target: (Option<u32>, Option<u32>), bound: Duration) -> (Option<u32>, Option<u32>) {
+/// Live threads, open fds and live tasks at one moment.
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    threads: Option<u32>,
+    fds: Option<u32>,
+    tasks: Option<u32>,
+}
+
+impl Counts {
+    fn of(sample: &Sample) -> Counts {
+        Counts {
+            threads: sample.threads,
+            fds: sample.fds,
+            tasks: sample.tasks,
+        }
+    }
+}
+
+/// The counts now. Allocation-free.
+fn counts(runtime: Option<&dyn Runtime>) -> Counts {
+    Counts {
+        threads: snapshot::thread_count(),
+        fds: snapshot::fd_count(),
+        tasks: runtime.map(|r| r.alive_tasks()),
+    }
+}
+
+/// Waits, with exponential backoff up to `bound`, until threads, fds and tasks are back at or
+/// below `target` (threads still exiting, fds being closed by another thread, aborted tasks not
+/// yet dropped), driving the runtime while it waits. Returns the counts read last.
+/// Allocation-free.
+fn settle(target: Counts, bound: Duration, runtime: Option<&dyn Runtime>) -> Counts {
     let at_most = |now: Option<u32>, target: Option<u32>| match (now, target) {
         (Some(n), Some(t)) => n <= t,
         _ => true,
     };
-    let mut now = (None, None);
+    let mut now = Counts::default();
     wait_until(bound, || {
-        now = (snapshot::thread_count(), snapshot::fd_count());
-        at_most(now.0, target.0) && at_most(now.1, target.1)
+        if let Some(runtime) = runtime {
+            runtime.drive();
+        }
+        now = counts(runtime);
+        at_most(now.threads, target.threads)
+            && at_most(now.fds, target.fds)
+            && at_most(now.tasks, target.tasks)
     });
     now
 }

@@ -60,6 +60,9 @@ pub struct Site {
     pub thread_spawn: bool,
     /// Threads other than the test's own that made these allocations, e.g. `worker (tid 42)`.
     pub threads: Vec<String>,
+    /// The `suppress_heap` pattern that a function of every stack of this site matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed_by: Option<String>,
 }
 
 impl Site {
@@ -78,12 +81,14 @@ impl Site {
 }
 
 /// Turns what the tracer kept into call sites. `per` is the number of traced iterations whose
-/// survivors are counted; `harness_tid` the test's own thread.
+/// survivors are counted; `harness_tid` the test's own thread; a site whose stacks all have a
+/// function matching one of `suppress` is marked suppressed.
 pub(crate) fn sites(
     traced: tracer::Traced,
     per: usize,
     harness_tid: u32,
     living: &[ThreadInfo],
+    suppress: &[String],
 ) -> Attribution {
     let per = per.max(1) as f64;
     let mut notes = Vec::new();
@@ -103,6 +108,10 @@ pub(crate) fn sites(
         let fingerprint = symbols::fingerprint(&user);
         let threads = describe_threads(&group.threads, harness_tid, living);
         let thread_spawn = symbols::is_thread_spawn(&frames);
+        // Every frame counts, not only the user's: a known leak is usually in a dependency.
+        let suppressed_by =
+            crate::suppress::first_match(suppress, frames.iter().map(|f| f.function.as_str()))
+                .map(str::to_owned);
         match sites
             .iter_mut()
             .find(|s| s.fingerprint == fingerprint && s.thread_spawn == thread_spawn)
@@ -113,6 +122,9 @@ pub(crate) fn sites(
                 site.threads.extend(threads);
                 site.threads.sort();
                 site.threads.dedup();
+                if suppressed_by.is_none() {
+                    site.suppressed_by = None;
+                }
             }
             None => sites.push(Site {
                 fingerprint,
@@ -122,6 +134,7 @@ pub(crate) fn sites(
                 user_code,
                 thread_spawn,
                 threads,
+                suppressed_by,
             }),
         }
     }

@@ -24,7 +24,7 @@
 pub mod store;
 
 use crate::analyze::Verdict;
-use crate::config::Config;
+use crate::config::{Config, Suspicious};
 use crate::report::{Report, TestId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -130,7 +130,7 @@ pub enum Outcome {
 impl Outcome {
     /// The outcome of a completed measurement.
     pub fn of(report: &Report) -> Outcome {
-        if report.is_leak() {
+        if report.is_leak() || report.is_strict_failure() {
             Outcome::Leaked
         } else if report.is_over_budget() {
             Outcome::OverBudget
@@ -189,6 +189,26 @@ pub struct RecordConfig {
     /// Byte budget per iteration, if any.
     #[serde(default)]
     pub max_bytes_per_iter: Option<u64>,
+    /// Resources not judged (`heap = false`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub off: Vec<String>,
+    /// `fail` when a suspicious verdict fails the test.
+    #[serde(default = "pass", skip_serializing_if = "is_pass")]
+    pub suspicious: String,
+    /// Suppression patterns in force: `threads:PATTERN`, `fds:PATTERN`, `heap:PATTERN`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppress: Vec<String>,
+    /// The `leakcheck.toml` that was read, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+fn pass() -> String {
+    "pass".to_owned()
+}
+
+fn is_pass(s: &str) -> bool {
+    s == "pass"
 }
 
 impl From<&Config> for RecordConfig {
@@ -203,6 +223,29 @@ impl From<&Config> for RecordConfig {
             attribute: c.attribute,
             max_allocs_per_iter: c.max_allocs_per_iter,
             max_bytes_per_iter: c.max_bytes_per_iter,
+            off: [
+                ("heap", c.heap),
+                ("threads", c.threads),
+                ("fds", c.fds),
+                ("tasks", c.tasks),
+            ]
+            .into_iter()
+            .filter(|(_, on)| !on)
+            .map(|(name, _)| name.to_owned())
+            .collect(),
+            suspicious: match c.suspicious {
+                Suspicious::Pass => pass(),
+                Suspicious::Fail => "fail".to_owned(),
+            },
+            suppress: [
+                ("threads", &c.suppress.threads),
+                ("fds", &c.suppress.fds),
+                ("heap", &c.suppress.heap),
+            ]
+            .into_iter()
+            .flat_map(|(what, patterns)| patterns.iter().map(move |p| format!("{what}:{p}")))
+            .collect(),
+            file: c.file.as_ref().map(|p| p.display().to_string()),
         }
     }
 }

@@ -35,6 +35,9 @@ pub struct Sample {
     pub threads: Option<u32>,
     /// Open file descriptors after settling, where observable.
     pub fds: Option<u32>,
+    /// Live tasks of an async test's runtime after settling (async tests only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<u32>,
 }
 
 /// Whether threads and fds can be observed on this platform (Linux: through `/proc`).

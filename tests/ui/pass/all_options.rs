@@ -15,6 +15,14 @@ use leakcheck::leak_test;
     attribute = false,
     max_allocs_per_iter = 10,
     max_bytes_per_iter = 4096,
+    heap = true,
+    threads = false,
+    fds = true,
+    tasks = false,
+    suspicious = "fail",
+    suppress_threads = ["pool-*", "io"],
+    suppress_fds = "/var/log/*",
+    suppress_heap = ["regex::*",],
     crate = "leakcheck"
 )]
 fn every_option() {

@@ -1,9 +1,16 @@
 //! Settings of a check: defaults, `#[leak_test(...)]` options and `LEAKCHECK_*` overrides.
 //!
 //! Precedence, most specific first: an option written on the test, then the environment, then
-//! the default. A malformed environment value is an error that names the variable, never ignored.
+//! the workspace's `leakcheck.toml` ([`file`]), then the default. Suppression lists are the union
+//! of all three. A malformed environment value or file is an error that names the variable or the
+//! file, never ignored.
+
+pub(crate) mod file;
+
+pub use file::{ConfigFile, CONFIG_FILE_NAME};
 
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
 
 /// Default measured iterations in the first round. With the default warmup this keeps a clean
@@ -41,6 +48,88 @@ pub mod env {
     pub const RUN_ID: &str = "LEAKCHECK_RUN_ID";
     /// The commit under test, when neither the CI's variables nor `git` can tell.
     pub const COMMIT: &str = "LEAKCHECK_COMMIT";
+    /// `0`/`false` stops judging live heap memory.
+    pub const HEAP: &str = "LEAKCHECK_HEAP";
+    /// `0`/`false` stops judging live threads.
+    pub const THREADS: &str = "LEAKCHECK_THREADS";
+    /// `0`/`false` stops judging open file descriptors.
+    pub const FDS: &str = "LEAKCHECK_FDS";
+    /// `0`/`false` stops judging live async tasks.
+    pub const TASKS: &str = "LEAKCHECK_TASKS";
+    /// `fail` makes a suspicious verdict fail the test (default `pass`).
+    pub const SUSPICIOUS: &str = "LEAKCHECK_SUSPICIOUS";
+    /// Comma-separated thread-name patterns whose leaks are suppressed, added to the others.
+    pub const SUPPRESS_THREADS: &str = "LEAKCHECK_SUPPRESS_THREADS";
+    /// Comma-separated fd-target patterns whose leaks are suppressed, added to the others.
+    pub const SUPPRESS_FDS: &str = "LEAKCHECK_SUPPRESS_FDS";
+    /// Comma-separated function patterns whose heap leaks are suppressed, added to the others.
+    pub const SUPPRESS_HEAP: &str = "LEAKCHECK_SUPPRESS_HEAP";
+    /// The configuration file to read instead of looking for `leakcheck.toml`; `none` reads none.
+    pub const CONFIG: &str = "LEAKCHECK_CONFIG";
+}
+
+/// What a suspicious verdict (growth that was not confirmed) does to a test.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Suspicious {
+    /// It is reported and the test passes (the default: a false positive costs as much as a miss).
+    #[default]
+    Pass,
+    /// It fails the test (strict mode).
+    Fail,
+}
+
+impl Suspicious {
+    fn parse(raw: &str) -> Option<Suspicious> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "pass" => Some(Suspicious::Pass),
+            "fail" => Some(Suspicious::Fail),
+            _ => None,
+        }
+    }
+}
+
+/// Which async runtime an `async fn` leak test gets (like `#[tokio::test(flavor = ...)]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Flavor {
+    /// One thread drives every task (the default).
+    #[default]
+    CurrentThread,
+    /// A pool of worker threads.
+    MultiThread,
+}
+
+/// Patterns of leaks that are known and accepted; a match is still listed in the report, as
+/// suppressed. `*` matches any run of characters, `?` one character.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Suppressions {
+    /// Thread names.
+    pub threads: Vec<String>,
+    /// File descriptor targets: a path, `socket:[inode]`, or the socket's description
+    /// (`tcp 127.0.0.1:8080 listening`).
+    pub fds: Vec<String>,
+    /// Functions in the stack of a leaked allocation, e.g. `regex::*` or `*::GLOBAL_CACHE`.
+    pub heap: Vec<String>,
+}
+
+impl Suppressions {
+    /// True when nothing is suppressed.
+    pub fn is_empty(&self) -> bool {
+        self.threads.is_empty() && self.fds.is_empty() && self.heap.is_empty()
+    }
+
+    fn extend(&mut self, other: Suppressions) {
+        for (mine, theirs) in [
+            (&mut self.threads, other.threads),
+            (&mut self.fds, other.fds),
+            (&mut self.heap, other.heap),
+        ] {
+            for pattern in theirs {
+                if !mine.contains(&pattern) {
+                    mine.push(pattern);
+                }
+            }
+        }
+    }
 }
 
 /// Options as written in `#[leak_test(...)]`; `None` means "not written".
@@ -64,6 +153,26 @@ pub struct Options {
     pub max_allocs_per_iter: Option<u64>,
     /// `max_bytes_per_iter = N`
     pub max_bytes_per_iter: Option<u64>,
+    /// `heap = BOOL`
+    pub heap: Option<bool>,
+    /// `threads = BOOL`
+    pub threads: Option<bool>,
+    /// `fds = BOOL`
+    pub fds: Option<bool>,
+    /// `tasks = BOOL`
+    pub tasks: Option<bool>,
+    /// `suspicious = "pass" | "fail"`
+    pub suspicious: Option<Suspicious>,
+    /// `suppress_threads = ["pattern", ...]`
+    pub suppress_threads: &'static [&'static str],
+    /// `suppress_fds = ["pattern", ...]`
+    pub suppress_fds: &'static [&'static str],
+    /// `suppress_heap = ["pattern", ...]`
+    pub suppress_heap: &'static [&'static str],
+    /// `flavor = "current_thread" | "multi_thread"` (async tests)
+    pub flavor: Option<Flavor>,
+    /// `worker_threads = N` (async tests on the multi-thread runtime)
+    pub worker_threads: Option<usize>,
 }
 
 impl Options {
@@ -78,6 +187,16 @@ impl Options {
         attribute: None,
         max_allocs_per_iter: None,
         max_bytes_per_iter: None,
+        heap: None,
+        threads: None,
+        fds: None,
+        tasks: None,
+        suspicious: None,
+        suppress_threads: &[],
+        suppress_fds: &[],
+        suppress_heap: &[],
+        flavor: None,
+        worker_threads: None,
     };
 }
 
@@ -102,6 +221,24 @@ pub struct Config {
     pub max_allocs_per_iter: Option<u64>,
     /// Fail when the body allocates more bytes than this per measured iteration (mean).
     pub max_bytes_per_iter: Option<u64>,
+    /// Judge live heap memory.
+    pub heap: bool,
+    /// Judge live threads.
+    pub threads: bool,
+    /// Judge open file descriptors.
+    pub fds: bool,
+    /// Judge live async tasks (async tests only).
+    pub tasks: bool,
+    /// What a suspicious verdict does.
+    pub suspicious: Suspicious,
+    /// Known leaks that do not fail the test.
+    pub suppress: Suppressions,
+    /// The async runtime's flavor (async tests only).
+    pub flavor: Flavor,
+    /// Worker threads of the multi-thread runtime; `None`: tokio's default (one per core).
+    pub worker_threads: Option<usize>,
+    /// The configuration file that was read, if any.
+    pub file: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -116,6 +253,15 @@ impl Default for Config {
             attribute: true,
             max_allocs_per_iter: None,
             max_bytes_per_iter: None,
+            heap: true,
+            threads: true,
+            fds: true,
+            tasks: true,
+            suspicious: Suspicious::Pass,
+            suppress: Suppressions::default(),
+            flavor: Flavor::CurrentThread,
+            worker_threads: None,
+            file: None,
         }
     }
 }
@@ -133,15 +279,37 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
-    /// Resolves `options` over the process environment and the defaults.
+    /// Resolves `options` over the process environment, the `leakcheck.toml` found from the
+    /// package being tested (`CARGO_MANIFEST_DIR`, else the current directory) and the defaults.
     pub fn from_options(options: &Options) -> Result<Config, ConfigError> {
-        Self::resolve(options, |name| std::env::var(name).ok())
+        let start = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::current_dir().ok());
+        Self::load(options, start.as_deref())
     }
 
-    /// Resolves `options` over `env` (a lookup of environment variables) and the defaults.
+    /// Resolves `options` over the process environment, the `leakcheck.toml` found from
+    /// `manifest_dir` upwards (or named by `LEAKCHECK_CONFIG`) and the defaults.
+    pub fn load(options: &Options, manifest_dir: Option<&Path>) -> Result<Config, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let file = ConfigFile::find(manifest_dir, env)?;
+        Self::resolve_with(options, env, file.as_ref())
+    }
+
+    /// Resolves `options` over `env` (a lookup of environment variables) and the defaults,
+    /// without a configuration file.
     pub fn resolve(
         options: &Options,
         env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        Self::resolve_with(options, env, None)
+    }
+
+    /// Resolves `options` over `env`, then `file`, then the defaults.
+    pub fn resolve_with(
+        options: &Options,
+        env: impl Fn(&str) -> Option<String>,
+        file: Option<&ConfigFile>,
     ) -> Result<Config, ConfigError> {
         let number = |name: &str| -> Result<Option<u64>, ConfigError> {
             env(name)
@@ -165,30 +333,77 @@ impl Config {
                 })
                 .transpose()
         };
+        let patterns = |name: &str| -> Vec<String> {
+            env(name)
+                .map(|raw| {
+                    raw.split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         let usize_of = |v: Option<u64>| v.map(|v| usize::try_from(v).unwrap_or(usize::MAX));
+        let f = file.cloned().unwrap_or_default();
 
         let iterations = options
             .iterations
             .or(usize_of(number(env::ITERATIONS)?))
+            .or(f.iterations)
             .unwrap_or(DEFAULT_ITERATIONS);
         let warmup = options
             .warmup
             .or(usize_of(number(env::WARMUP)?))
+            .or(f.warmup)
             .unwrap_or(DEFAULT_WARMUP);
         let max_iterations = options
             .max_iterations
             .or(usize_of(number(env::MAX_ITERATIONS)?))
+            .or(f.max_iterations)
             .unwrap_or(iterations.saturating_mul(DEFAULT_MAX_FACTOR));
         let settle = options
             .settle_ms
             .or(number(env::SETTLE_MS)?)
+            .or(f.settle_ms)
             .map_or(DEFAULT_SETTLE, Duration::from_millis);
         let timeout = options
             .timeout_secs
             .or(number(env::TIMEOUT)?)
+            .or(f.timeout)
             .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
-        let isolate = options.isolate.or(flag(env::ISOLATE)?).unwrap_or(true);
-        let attribute = options.attribute.or(flag(env::ATTRIBUTE)?).unwrap_or(true);
+        let switch = |written: Option<bool>, name: &str, in_file: Option<bool>| {
+            Ok::<bool, ConfigError>(written.or(flag(name)?).or(in_file).unwrap_or(true))
+        };
+        let suspicious = match (options.suspicious, env(env::SUSPICIOUS)) {
+            (Some(written), _) => written,
+            (None, Some(raw)) => Suspicious::parse(&raw).ok_or_else(|| {
+                ConfigError(format!(
+                    "{}={raw:?} is not a choice; use pass or fail",
+                    env::SUSPICIOUS
+                ))
+            })?,
+            (None, None) => f.suspicious()?.unwrap_or_default(),
+        };
+        let mut suppress = Suppressions {
+            threads: options
+                .suppress_threads
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            fds: options.suppress_fds.iter().map(|p| p.to_string()).collect(),
+            heap: options
+                .suppress_heap
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+        };
+        suppress.extend(Suppressions {
+            threads: patterns(env::SUPPRESS_THREADS),
+            fds: patterns(env::SUPPRESS_FDS),
+            heap: patterns(env::SUPPRESS_HEAP),
+        });
+        suppress.extend(f.suppress.clone().into());
 
         let config = Config {
             iterations,
@@ -196,11 +411,21 @@ impl Config {
             max_iterations,
             settle,
             timeout,
-            isolate,
-            attribute,
+            isolate: switch(options.isolate, env::ISOLATE, f.isolate)?,
+            attribute: switch(options.attribute, env::ATTRIBUTE, f.attribute)?,
             // Budgets are about one test's body; a process-wide override would make no sense.
             max_allocs_per_iter: options.max_allocs_per_iter,
             max_bytes_per_iter: options.max_bytes_per_iter,
+            heap: switch(options.heap, env::HEAP, f.heap)?,
+            threads: switch(options.threads, env::THREADS, f.threads)?,
+            fds: switch(options.fds, env::FDS, f.fds)?,
+            tasks: switch(options.tasks, env::TASKS, f.tasks)?,
+            suspicious,
+            suppress,
+            // The runtime's shape is part of what the test exercises: written on the test only.
+            flavor: options.flavor.unwrap_or_default(),
+            worker_threads: options.worker_threads,
+            file: file.map(|f| f.path.clone()),
         };
         config.validate()?;
         Ok(config)
@@ -223,6 +448,11 @@ impl Config {
         if self.timeout.is_zero() {
             return Err(ConfigError(
                 "timeout = 0 would kill every test; give seconds > 0".into(),
+            ));
+        }
+        if self.worker_threads == Some(0) {
+            return Err(ConfigError(
+                "worker_threads = 0 leaves no thread to run tasks; give 1 or more".into(),
             ));
         }
         Ok(())

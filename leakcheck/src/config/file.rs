@@ -1,0 +1,240 @@
+//! `leakcheck.toml`: workspace-wide defaults and suppressions, so that a known library leak or an
+//! intentional cache is declared once rather than on every test.
+//!
+//! ```toml
+//! # leakcheck.toml, next to the workspace's Cargo.toml
+//! iterations = 12
+//! suspicious = "fail"
+//!
+//! [suppress]
+//! threads = ["tokio-runtime-worker"]   # thread names
+//! fds = ["/var/log/*"]                # paths, socket:[inode] or "tcp 127.0.0.1:* listening"
+//! heap = ["regex::*", "*::LOOKUP_TABLE*"] # functions in the leaked allocation's stack
+//! ```
+//!
+//! The file is looked for in the tested package's directory and each directory above it; the
+//! first one found is read. `LEAKCHECK_CONFIG=PATH` names one instead, `LEAKCHECK_CONFIG=none`
+//! reads none.
+
+use super::{env, ConfigError, Suppressions, Suspicious};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The file name looked for.
+pub const CONFIG_FILE_NAME: &str = "leakcheck.toml";
+
+/// The settings a `leakcheck.toml` may hold; each is optional. Unknown keys are an error, so a
+/// misspelt option cannot be silently ignored.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Where the file was read from.
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// Measured iterations in the first round.
+    pub iterations: Option<usize>,
+    /// Warmup iterations.
+    pub warmup: Option<usize>,
+    /// Most measured iterations when confirming growth.
+    pub max_iterations: Option<usize>,
+    /// Settle bound in milliseconds.
+    pub settle_ms: Option<u64>,
+    /// Per-test time limit in seconds.
+    pub timeout: Option<u64>,
+    /// Run each leak test in a child process.
+    pub isolate: Option<bool>,
+    /// Trace suspected leaks to where they were allocated.
+    pub attribute: Option<bool>,
+    /// Judge live heap memory.
+    pub heap: Option<bool>,
+    /// Judge live threads.
+    pub threads: Option<bool>,
+    /// Judge open file descriptors.
+    pub fds: Option<bool>,
+    /// Judge live async tasks.
+    pub tasks: Option<bool>,
+    /// `"pass"` or `"fail"`.
+    pub suspicious: Option<String>,
+    /// Known leaks.
+    #[serde(default)]
+    pub suppress: FileSuppressions,
+}
+
+/// The `[suppress]` table.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSuppressions {
+    /// Thread-name patterns.
+    #[serde(default)]
+    pub threads: Vec<String>,
+    /// Fd-target patterns.
+    #[serde(default)]
+    pub fds: Vec<String>,
+    /// Function patterns.
+    #[serde(default)]
+    pub heap: Vec<String>,
+}
+
+impl From<FileSuppressions> for Suppressions {
+    fn from(f: FileSuppressions) -> Self {
+        Suppressions {
+            threads: f.threads,
+            fds: f.fds,
+            heap: f.heap,
+        }
+    }
+}
+
+impl ConfigFile {
+    /// Parses `text`, read from `path` (named in errors).
+    pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
+        let mut file: ConfigFile = toml::from_str(text).map_err(|e| {
+            ConfigError(format!(
+                "{} is not a valid leakcheck configuration: {}\n(fix the file, or set {}=none to \
+                 run without it; the README's \"Options\" table lists every key)",
+                path.display(),
+                e.to_string().trim_end(),
+                env::CONFIG
+            ))
+        })?;
+        file.path = path.to_owned();
+        file.suspicious()?;
+        Ok(file)
+    }
+
+    /// Reads and parses the file at `path`.
+    pub fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(format!(
+                "cannot read the configuration file {}: {e} (fix it, or set {}=none)",
+                path.display(),
+                env::CONFIG
+            ))
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// The file named by `LEAKCHECK_CONFIG`, else the first `leakcheck.toml` in `start` or a
+    /// directory above it.
+    pub fn find(
+        start: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<ConfigFile>, ConfigError> {
+        match env(env::CONFIG).as_deref().map(str::trim) {
+            Some("" | "none") => return Ok(None),
+            Some(path) => return Self::read(Path::new(path)).map(Some),
+            None => {}
+        }
+        let Some(start) = start else { return Ok(None) };
+        match start
+            .ancestors()
+            .map(|dir| dir.join(CONFIG_FILE_NAME))
+            .find(|candidate| candidate.is_file())
+        {
+            Some(path) => Self::read(&path).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The `suspicious` setting, checked.
+    pub(crate) fn suspicious(&self) -> Result<Option<Suspicious>, ConfigError> {
+        self.suspicious
+            .as_deref()
+            .map(|raw| {
+                Suspicious::parse(raw).ok_or_else(|| {
+                    ConfigError(format!(
+                        "{}: suspicious = {raw:?} is not a choice; use \"pass\" or \"fail\"",
+                        self.path.display()
+                    ))
+                })
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{env_of, Config, Options};
+
+    fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
+        ConfigFile::parse(Path::new("/ws/leakcheck.toml"), text)
+    }
+
+    #[test]
+    fn a_file_sets_defaults_below_the_environment_and_the_test() {
+        let file = parse(
+            "iterations = 12\nsuspicious = \"fail\"\nthreads = false\n\
+             [suppress]\nthreads = [\"pool-*\"]\nheap = [\"regex::*\"]\n",
+        )
+        .unwrap();
+        let c = Config::resolve_with(&Options::NONE, env_of(&[]), Some(&file)).unwrap();
+        assert_eq!(c.iterations, 12);
+        assert_eq!(c.suspicious, Suspicious::Fail);
+        assert!(!c.threads && c.heap && c.fds);
+        assert_eq!(c.suppress.threads, ["pool-*"]);
+        assert_eq!(c.file.as_deref(), Some(Path::new("/ws/leakcheck.toml")));
+
+        let env = env_of(&[
+            ("LEAKCHECK_ITERATIONS", "6"),
+            ("LEAKCHECK_SUSPICIOUS", "pass"),
+            ("LEAKCHECK_SUPPRESS_THREADS", "io-*, ,timer"),
+        ]);
+        let written = Options {
+            threads: Some(true),
+            suppress_threads: &["mine"],
+            ..Options::NONE
+        };
+        let c = Config::resolve_with(&written, env, Some(&file)).unwrap();
+        assert_eq!(c.iterations, 6);
+        assert_eq!(c.suspicious, Suspicious::Pass);
+        assert!(c.threads);
+        // Lists are the union, the test's own first.
+        assert_eq!(c.suppress.threads, ["mine", "io-*", "timer", "pool-*"]);
+        assert_eq!(c.suppress.heap, ["regex::*"]);
+    }
+
+    #[test]
+    fn bad_files_are_errors_that_name_the_file_and_the_key() {
+        let err = parse("iteration = 3\n").unwrap_err();
+        assert!(err.0.contains("/ws/leakcheck.toml"), "{err}");
+        assert!(err.0.contains("iteration"), "{err}");
+        assert!(err.0.contains("LEAKCHECK_CONFIG=none"), "{err}");
+        let err = parse("iterations = \"many\"\n").unwrap_err();
+        assert!(err.0.contains("iterations"), "{err}");
+        let err = parse("[suppress]\nthread = [\"x\"]\n").unwrap_err();
+        assert!(err.0.contains("thread"), "{err}");
+        let err = parse("suspicious = \"maybe\"\n").unwrap_err();
+        assert!(err.0.contains("suspicious = \"maybe\""), "{err}");
+        let err = parse("iterations = [\n").unwrap_err();
+        assert!(err.0.contains("/ws/leakcheck.toml"), "{err}");
+    }
+
+    #[test]
+    fn the_nearest_file_above_the_package_is_found_and_the_variable_overrides_it() {
+        let root = std::env::temp_dir().join(format!("leakcheck-config-{}", std::process::id()));
+        let package = root.join("crates/app");
+        std::fs::create_dir_all(&package).unwrap();
+        std::fs::write(root.join(CONFIG_FILE_NAME), "warmup = 5\n").unwrap();
+        let found = ConfigFile::find(Some(&package), env_of(&[]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.warmup, Some(5));
+        assert_eq!(found.path, root.join(CONFIG_FILE_NAME));
+        assert!(
+            ConfigFile::find(Some(&package), env_of(&[("LEAKCHECK_CONFIG", "none")]))
+                .unwrap()
+                .is_none()
+        );
+        let missing = ConfigFile::find(
+            Some(&package),
+            env_of(&[("LEAKCHECK_CONFIG", "/nonexistent/leakcheck.toml")]),
+        )
+        .unwrap_err();
+        assert!(
+            missing.0.contains("/nonexistent/leakcheck.toml"),
+            "{missing}"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

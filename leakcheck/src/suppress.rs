@@ -1,0 +1,212 @@
+//! Suppressions: known leaks (a library's background thread, a log file it keeps open, an
+//! intentional cache) that are listed in the report but do not fail the test.
+//!
+//! A resource's leak is suppressed only when *everything* it left behind matches a pattern: every
+//! new thread by name, every new fd by target, every surviving allocation site by a function in
+//! its stack. One unmatched item keeps the leak — a suppression must never hide a new leak that
+//! happens to sit next to a known one.
+
+use crate::analyze::Verdict;
+use crate::config::Suppressions;
+use crate::report::{Report, SuppressedItem};
+
+/// Whether `text` matches the glob `pattern`: `*` is any run of characters (also `::` and `/`),
+/// `?` one character, everything else itself.
+///
+/// Written here rather than taken from a glob crate: this runs in every user's test binary, and
+/// two wildcards over a name do not justify another dependency in their build.
+pub(crate) fn matches(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    // Where the last `*` was, and the text position it currently covers up to.
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                // Let the last `*` swallow one more character and retry from there.
+                Some((sp, st)) => {
+                    star = Some((sp, st + 1));
+                    pi = sp + 1;
+                    ti = st + 1;
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// The first of `patterns` that matches one of `texts`.
+pub(crate) fn first_match<'p, 't>(
+    patterns: &'p [String],
+    texts: impl IntoIterator<Item = &'t str>,
+) -> Option<&'p str> {
+    if patterns.is_empty() {
+        return None;
+    }
+    let texts: Vec<&str> = texts.into_iter().collect();
+    patterns
+        .iter()
+        .find(|p| texts.iter().any(|t| matches(p, t)))
+        .map(String::as_str)
+}
+
+/// Marks the leaks of `report` that `suppress` accepts as [`Verdict::Suppressed`] and lists the
+/// matched items. The report's overall verdict is left for the caller to recompute.
+pub(crate) fn apply(report: &mut Report, suppress: &Suppressions) {
+    let mut items = Vec::new();
+    let judged = |v: Verdict| v > Verdict::Clean && v != Verdict::Suppressed;
+
+    if judged(report.threads.verdict) && !suppress.threads.is_empty() {
+        let matched: Vec<SuppressedItem> = report
+            .new_threads
+            .iter()
+            .filter_map(|t| {
+                let pattern = first_match(&suppress.threads, [t.name.as_str()])?;
+                Some(item(
+                    "threads",
+                    format!("`{}` (tid {})", t.name, t.tid),
+                    pattern,
+                ))
+            })
+            .collect();
+        if !matched.is_empty() && matched.len() == report.new_threads.len() {
+            mark(
+                &mut report.threads.verdict,
+                &mut report.threads.evidence,
+                "thread",
+            );
+        }
+        items.extend(matched);
+    }
+    let threads_suppressed = report.threads.verdict == Verdict::Suppressed;
+
+    if judged(report.fds.verdict) && !suppress.fds.is_empty() {
+        let matched: Vec<SuppressedItem> = report
+            .new_fds
+            .iter()
+            .filter_map(|fd| {
+                let texts = [Some(fd.target.as_str()), fd.detail.as_deref()];
+                let pattern = first_match(&suppress.fds, texts.into_iter().flatten())?;
+                let what = match &fd.detail {
+                    Some(detail) => format!("fd {} {} ({detail})", fd.fd, fd.target),
+                    None => format!("fd {} {}", fd.fd, fd.target),
+                };
+                Some(item("fds", what, pattern))
+            })
+            .collect();
+        if !matched.is_empty() && matched.len() == report.new_fds.len() {
+            mark(
+                &mut report.fds.verdict,
+                &mut report.fds.evidence,
+                "file descriptor",
+            );
+        }
+        items.extend(matched);
+    }
+
+    if judged(report.heap.verdict) && (!suppress.heap.is_empty() || threads_suppressed) {
+        match &report.attribution {
+            Some(attribution) => {
+                let spawn_pattern = "(the spawn of suppressed threads)";
+                let matched: Vec<SuppressedItem> = attribution
+                    .sites
+                    .iter()
+                    .filter_map(|site| {
+                        let pattern = match &site.suppressed_by {
+                            Some(p) => p.as_str(),
+                            None if threads_suppressed && site.thread_spawn => spawn_pattern,
+                            None => return None,
+                        };
+                        let what = format!(
+                            "{:.1} blocks / {:.0} B per iteration at {}",
+                            site.blocks_per_iteration,
+                            site.bytes_per_iteration,
+                            site.location()
+                        );
+                        Some(item("heap", what, pattern))
+                    })
+                    .collect();
+                // Survivors at sites beyond those listed cannot be matched: they keep the leak.
+                let unlisted = attribution.other_blocks_per_iteration >= 0.5;
+                if !matched.is_empty() && matched.len() == attribution.sites.len() && !unlisted {
+                    mark(
+                        &mut report.heap.verdict,
+                        &mut report.heap.evidence,
+                        "allocation site",
+                    );
+                }
+                items.extend(matched);
+            }
+            None if !suppress.heap.is_empty() => report.notes.push(
+                "heap suppressions are matched against where the leaked blocks were allocated, \
+                 which needs the traced iterations: `attribute = false` leaves the heap leak \
+                 unsuppressed"
+                    .to_owned(),
+            ),
+            None => {}
+        }
+    }
+    report.suppressed = items;
+}
+
+fn item(resource: &str, what: String, pattern: &str) -> SuppressedItem {
+    SuppressedItem {
+        resource: resource.to_owned(),
+        item: what,
+        pattern: pattern.to_owned(),
+    }
+}
+
+fn mark(verdict: &mut Verdict, evidence: &mut String, what: &str) {
+    *verdict = Verdict::Suppressed;
+    evidence.push_str(&format!(
+        " — suppressed: every {what} left behind matches a suppression pattern"
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_whole_names() {
+        for (pattern, text) in [
+            ("pool-*", "pool-3"),
+            ("*", ""),
+            ("regex::*", "regex::compile::Compiler::new"),
+            ("*::CACHE*", "app::CACHE::init"),
+            ("/var/log/*.log", "/var/log/app.log"),
+            ("worker-?", "worker-7"),
+            ("a*b*c", "aXbYbZc"),
+            ("tcp 127.0.0.1:* listening", "tcp 127.0.0.1:8080 listening"),
+        ] {
+            assert!(matches(pattern, text), "{pattern} !~ {text}");
+        }
+        for (pattern, text) in [
+            ("pool-*", "mypool-3"),
+            ("pool", "pool-3"),
+            ("worker-?", "worker-12"),
+            ("a*b*c", "aXbYbZ"),
+            ("", "x"),
+        ] {
+            assert!(!matches(pattern, text), "{pattern} ~ {text}");
+        }
+    }
+
+    #[test]
+    fn first_match_names_the_pattern() {
+        let patterns = vec!["io-*".to_owned(), "timer".to_owned()];
+        assert_eq!(first_match(&patterns, ["x", "timer"]), Some("timer"));
+        assert_eq!(first_match(&patterns, ["x"]), None);
+        assert_eq!(first_match(&[], ["x"]), None);
+    }
+}
