@@ -276,7 +276,7 @@ pub(crate) fn measure_on(
         for _ in measured..end {
             let (allocations, bytes_allocated, body_nanos) = run_once()?;
             let last = samples.last().copied().unwrap_or_default();
-            let now = settle(Counts::of(&last), config.settle, runtime);
+            let now = settle(decided.settle_target(&last), config.settle, runtime);
             let heap = alloc::counters();
             samples.push(Sample {
                 live_bytes: heap.live_bytes(),
@@ -414,9 +414,11 @@ struct Decided {
     threads: Option<usize>,
     fds: Option<usize>,
     tasks: Option<usize>,
+    /// The resources decided as leaks so far.
+    leaking: Judged,
 }
 
-/// Which resources a run judges.
+/// Which resources a run judges (or, in [`Decided::leaking`], which were found leaking).
 #[derive(Clone, Copy)]
 struct Judged {
     heap: bool,
@@ -443,6 +445,24 @@ impl Decided {
             threads: None,
             fds: None,
             tasks: None,
+            leaking: Judged {
+                heap: false,
+                threads: false,
+                fds: false,
+                tasks: false,
+            },
+        }
+    }
+
+    /// What settling waits for after an iteration: the counts of the last snapshot, except for
+    /// resources already found leaking, whose count is not coming back (waiting would only cost
+    /// the settle bound every iteration while the run goes on to decide the others).
+    fn settle_target(&self, last: &Sample) -> Counts {
+        let open = |leaking: bool, count: Option<u32>| if leaking { None } else { count };
+        Counts {
+            threads: open(self.leaking.threads, last.threads),
+            fds: open(self.leaking.fds, last.fds),
+            tasks: open(self.leaking.tasks, last.tasks),
         }
     }
 
@@ -450,27 +470,46 @@ impl Decided {
     /// judged is decided, or something already leaked (see `stop_on_leak`).
     fn update(&mut self, samples: &[Sample], plan: &Plan) -> bool {
         let n = samples.len() - 1;
-        let mut leaked = false;
-        let mut note = |slot: &mut Option<usize>, verdict: Option<Verdict>| {
+        let note = |slot: &mut Option<usize>, leaking: &mut bool, verdict: Option<Verdict>| {
             if verdict.is_some() {
                 *slot = Some(n);
             }
-            leaked |= verdict == Some(Verdict::Leak);
+            *leaking = verdict == Some(Verdict::Leak);
         };
         if self.judged.heap && self.heap.is_none() {
             let verdict = analyze_heap(samples, plan).decided().map(|f| f.verdict);
-            note(&mut self.heap, verdict);
+            note(&mut self.heap, &mut self.leaking.heap, verdict);
         }
-        for (on, slot, pick, what) in [
-            (self.judged.threads, &mut self.threads, THREADS, "threads"),
-            (self.judged.fds, &mut self.fds, FDS, "fds"),
-            (self.judged.tasks, &mut self.tasks, TASKS, "tasks"),
+        for (on, slot, leaking, pick, what) in [
+            (
+                self.judged.threads,
+                &mut self.threads,
+                &mut self.leaking.threads,
+                THREADS,
+                "threads",
+            ),
+            (
+                self.judged.fds,
+                &mut self.fds,
+                &mut self.leaking.fds,
+                FDS,
+                "fds",
+            ),
+            (
+                self.judged.tasks,
+                &mut self.tasks,
+                &mut self.leaking.tasks,
+                TASKS,
+                "tasks",
+            ),
         ] {
             if on && slot.is_none() {
                 let verdict = analyze_count(samples, plan, pick, what).decided();
-                note(slot, verdict.map(|f| f.verdict));
+                note(slot, leaking, verdict.map(|f| f.verdict));
             }
         }
+        let leaked =
+            self.leaking.heap || self.leaking.threads || self.leaking.fds || self.leaking.tasks;
         let done = |on: bool, slot: Option<usize>| !on || slot.is_some();
         (leaked && self.stop_on_leak)
             || (done(self.judged.heap, self.heap)

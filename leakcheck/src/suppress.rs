@@ -66,64 +66,66 @@ pub(crate) fn apply(report: &mut Report, suppress: &Suppressions) {
     let judged = |v: Verdict| v > Verdict::Clean && v != Verdict::Suppressed;
 
     if judged(report.threads.verdict) && !suppress.threads.is_empty() {
-        let matched: Vec<SuppressedItem> = report
+        let matched: Vec<(String, &str)> = report
             .new_threads
             .iter()
             .filter_map(|t| {
                 let pattern = first_match(&suppress.threads, [t.name.as_str()])?;
-                Some(item(
-                    "threads",
-                    format!("`{}` (tid {})", t.name, t.tid),
-                    pattern,
-                ))
+                Some((format!("`{}`", t.name), pattern))
             })
             .collect();
         if !matched.is_empty() && matched.len() == report.new_threads.len() {
-            mark(
-                &mut report.threads.verdict,
-                &mut report.threads.evidence,
-                "thread",
-            );
+            let finding = &mut report.threads;
+            mark(&mut finding.verdict, &mut finding.evidence, "thread");
         }
-        items.extend(matched);
+        items.extend(grouped("threads", matched));
     }
     let threads_suppressed = report.threads.verdict == Verdict::Suppressed;
 
     if judged(report.fds.verdict) && !suppress.fds.is_empty() {
-        let matched: Vec<SuppressedItem> = report
+        let matched: Vec<(String, &str)> = report
             .new_fds
             .iter()
             .filter_map(|fd| {
                 let texts = [Some(fd.target.as_str()), fd.detail.as_deref()];
                 let pattern = first_match(&suppress.fds, texts.into_iter().flatten())?;
                 let what = match &fd.detail {
-                    Some(detail) => format!("fd {} {} ({detail})", fd.fd, fd.target),
-                    None => format!("fd {} {}", fd.fd, fd.target),
+                    Some(detail) => format!("{} ({detail})", fd.target),
+                    None => fd.target.clone(),
                 };
-                Some(item("fds", what, pattern))
+                Some((what, pattern))
             })
             .collect();
         if !matched.is_empty() && matched.len() == report.new_fds.len() {
+            let finding = &mut report.fds;
             mark(
-                &mut report.fds.verdict,
-                &mut report.fds.evidence,
+                &mut finding.verdict,
+                &mut finding.evidence,
                 "file descriptor",
             );
         }
-        items.extend(matched);
+        items.extend(grouped("fds", matched));
     }
 
     if judged(report.heap.verdict) && (!suppress.heap.is_empty() || threads_suppressed) {
         match &report.attribution {
             Some(attribution) => {
-                let spawn_pattern = "(the spawn of suppressed threads)";
-                let matched: Vec<SuppressedItem> = attribution
+                let matched: Vec<(String, &str)> = attribution
                     .sites
                     .iter()
                     .filter_map(|site| {
                         let pattern = match &site.suppressed_by {
                             Some(p) => p.as_str(),
-                            None if threads_suppressed && site.thread_spawn => spawn_pattern,
+                            // What std allocates to start a suppressed thread, and what such a
+                            // thread allocates for itself, go with the thread.
+                            None if threads_suppressed && site.thread_spawn => {
+                                "(the spawn of suppressed threads)"
+                            }
+                            None if threads_suppressed
+                                && on_suppressed_threads(&site.threads, &suppress.threads) =>
+                            {
+                                "(allocated by suppressed threads)"
+                            }
                             None => return None,
                         };
                         let what = format!(
@@ -132,19 +134,20 @@ pub(crate) fn apply(report: &mut Report, suppress: &Suppressions) {
                             site.bytes_per_iteration,
                             site.location()
                         );
-                        Some(item("heap", what, pattern))
+                        Some((what, pattern))
                     })
                     .collect();
                 // Survivors at sites beyond those listed cannot be matched: they keep the leak.
                 let unlisted = attribution.other_blocks_per_iteration >= 0.5;
                 if !matched.is_empty() && matched.len() == attribution.sites.len() && !unlisted {
+                    let finding = &mut report.heap;
                     mark(
-                        &mut report.heap.verdict,
-                        &mut report.heap.evidence,
+                        &mut finding.verdict,
+                        &mut finding.evidence,
                         "allocation site",
                     );
                 }
-                items.extend(matched);
+                items.extend(grouped("heap", matched));
             }
             None if !suppress.heap.is_empty() => report.notes.push(
                 "heap suppressions are matched against where the leaked blocks were allocated, \
@@ -158,12 +161,43 @@ pub(crate) fn apply(report: &mut Report, suppress: &Suppressions) {
     report.suppressed = items;
 }
 
-fn item(resource: &str, what: String, pattern: &str) -> SuppressedItem {
-    SuppressedItem {
-        resource: resource.to_owned(),
-        item: what,
-        pattern: pattern.to_owned(),
+/// Whether every thread named in a site's `threads` (entries like `` `name` (tid 42) ``) is
+/// suppressed by name, and there is at least one.
+fn on_suppressed_threads(threads: &[String], patterns: &[String]) -> bool {
+    !threads.is_empty()
+        && threads.iter().all(|entry| {
+            entry
+                .split('`')
+                .nth(1)
+                .is_some_and(|name| first_match(patterns, [name]).is_some())
+        })
+}
+
+/// One item per distinct (what, pattern), counted when it repeats: a leak of 64 threads of one
+/// name is one line.
+fn grouped(resource: &str, matched: Vec<(String, &str)>) -> Vec<SuppressedItem> {
+    let mut groups: Vec<(String, &str, usize)> = Vec::new();
+    for (what, pattern) in matched {
+        match groups
+            .iter_mut()
+            .find(|(w, p, _)| *w == what && *p == pattern)
+        {
+            Some(group) => group.2 += 1,
+            None => groups.push((what, pattern, 1)),
+        }
     }
+    groups
+        .into_iter()
+        .map(|(what, pattern, n)| SuppressedItem {
+            resource: resource.to_owned(),
+            item: if n == 1 {
+                what
+            } else {
+                format!("{what} × {n}")
+            },
+            pattern: pattern.to_owned(),
+        })
+        .collect()
 }
 
 fn mark(verdict: &mut Verdict, evidence: &mut String, what: &str) {

@@ -28,6 +28,17 @@ pub struct Run {
 }
 
 impl Run {
+    /// A run read from libtest's output of `command` (for commands not run through this module).
+    pub fn from_libtest(command: &str, output: &str) -> Run {
+        let (outcomes, sections) = parse_libtest(output);
+        Run {
+            command: command.to_owned(),
+            output: output.to_owned(),
+            outcomes,
+            sections,
+        }
+    }
+
     /// The outcome of `test`, failing with the whole output if it did not run.
     pub fn outcome(&self, test: &str) -> Outcome {
         *self.outcomes.get(test).unwrap_or_else(|| {

@@ -10,4 +10,5 @@ mod failures;
 mod fds;
 mod heap;
 mod nextest;
+mod options;
 mod threads;
