@@ -107,6 +107,70 @@ impl Check {
         self
     }
 
+    /// Whether live heap memory is judged (default: yes).
+    pub fn heap(mut self, on: bool) -> Self {
+        self.options.heap = Some(on);
+        self
+    }
+
+    /// Whether live threads are judged (default: yes).
+    pub fn threads(mut self, on: bool) -> Self {
+        self.options.threads = Some(on);
+        self
+    }
+
+    /// Whether open file descriptors are judged (default: yes).
+    pub fn fds(mut self, on: bool) -> Self {
+        self.options.fds = Some(on);
+        self
+    }
+
+    /// What a suspicious verdict does: with [`Suspicious::Fail`], [`Report::passes`] is false
+    /// for it.
+    pub fn suspicious(mut self, what: Suspicious) -> Self {
+        self.options.suspicious = Some(what);
+        self
+    }
+
+    /// Thread-name patterns whose leaks are listed as suppressed instead of failing.
+    pub fn suppress_threads(mut self, patterns: &'static [&'static str]) -> Self {
+        self.options.suppress_threads = patterns;
+        self
+    }
+
+    /// Fd-target patterns (paths, `socket:[inode]`, socket descriptions) whose leaks are listed
+    /// as suppressed instead of failing.
+    pub fn suppress_fds(mut self, patterns: &'static [&'static str]) -> Self {
+        self.options.suppress_fds = patterns;
+        self
+    }
+
+    /// Function patterns: a heap leak whose every allocation site has a matching function in its
+    /// stack is listed as suppressed instead of failing.
+    ///
+    /// ```
+    /// leakcheck::global_allocator!();
+    ///
+    /// #[inline(never)]
+    /// fn intern(registry: &mut Vec<Box<[u8]>>) {
+    ///     registry.push(vec![0u8; 64].into_boxed_slice());
+    /// }
+    ///
+    /// fn main() {
+    ///     let mut registry = Vec::with_capacity(1024);
+    ///     let report = leakcheck::Check::new()
+    ///         .suppress_heap(&["*::intern"])
+    ///         .run(|| intern(&mut registry));
+    ///     assert!(report.passes(), "{report}");
+    ///     assert_eq!(report.heap.verdict, leakcheck::Verdict::Suppressed);
+    ///     assert_eq!(report.suppressed[0].pattern, "*::intern");
+    /// }
+    /// ```
+    pub fn suppress_heap(mut self, patterns: &'static [&'static str]) -> Self {
+        self.options.suppress_heap = patterns;
+        self
+    }
+
     /// Names the check in its report.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.test = Some(TestId::named(name.into()));
