@@ -7,6 +7,9 @@
 //! The server is given a fake [`View`], so what it serves is known exactly. promtool and
 //! Chromium are required: a missing tool fails the test with what to install, as `.ci/run` does.
 
+#[path = "browser/mod.rs"]
+mod browser;
+
 use leakcheck::monitor::render;
 use leakcheck::monitor::serve::{Server, ServerConfig, View};
 use leakcheck::monitor::{Resource, ResourceStatus, Sample, State, Status};
@@ -18,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A client never waits longer than this for an answer: a hung server fails the test instead
 /// of hanging it.
@@ -518,26 +521,12 @@ fn deploy(path: &str) -> PathBuf {
 
 /// promtool: Debian's `/usr/bin/promtool` or `promtool` on PATH. Missing is a failure.
 fn promtool() -> PathBuf {
-    tool(
+    browser::tool(
         "promtool",
         "this test checks the Prometheus text and alert rules with promtool, and none was found \
          at /usr/bin/promtool or on PATH: install Debian's `prometheus` package \
          (`sudo apt-get install prometheus`), as `.ci/run` does",
     )
-}
-
-fn tool(name: &str, missing: &str) -> PathBuf {
-    let fixed = Path::new("/usr/bin").join(name);
-    if fixed.is_file() {
-        return fixed;
-    }
-    std::env::var_os("PATH")
-        .and_then(|path| {
-            std::env::split_paths(&path)
-                .map(|dir| dir.join(name))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| panic!("{missing}"))
 }
 
 #[test]
@@ -643,75 +632,19 @@ fn grafana_dashboard_and_rules_use_only_metrics_we_emit() {
 
 // --- The dashboard in a browser ----------------------------------------------------------------
 
-fn chromium() -> PathBuf {
-    tool(
-        "chromium",
-        "this test renders the dashboard in a headless browser, and no Chromium was found at \
-         /usr/bin/chromium or on PATH: install Debian's `chromium` package \
-         (`sudo apt-get install chromium`), as `.ci/run` does",
-    )
-}
-
-/// Loads `url` in headless Chromium (a fresh profile, its own process group) and returns the
-/// DOM after 5 s of virtual time. Killed, with its helpers, when it takes over a minute.
+/// Loads `url` in headless Chromium and returns the DOM after 5 s of virtual time.
 fn dump_dom(url: &str, name: &str) -> String {
-    use std::os::unix::process::CommandExt as _;
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("monitor-http")
         .join(name);
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("profile")).unwrap();
-    let (out, err) = (dir.join("dom.html"), dir.join("stderr.txt"));
-    let mut child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
-        .arg(url)
-        // Files, not pipes: nobody reads a pipe while we wait.
-        .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
-        .stderr(Stdio::from(std::fs::File::create(&err).unwrap()))
-        .stdin(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .expect("start chromium");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            kill_group(child.id());
-            let _ = child.wait();
-            panic!(
-                "chromium did not finish within a minute; its stderr:\n{}",
-                std::fs::read_to_string(&err).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    // Helpers that outlive the browser would hold the profile; end them.
-    kill_group(child.id());
-    let _ = std::fs::remove_dir_all(dir.join("profile"));
-    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
-    assert!(status.success(), "chromium failed ({status}):\n{stderr}");
-    std::fs::read_to_string(&out).unwrap()
-}
-
-fn kill_group(pgid: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .stderr(Stdio::null())
-        .status();
+    std::fs::create_dir_all(&dir).unwrap();
+    browser::headless(
+        url,
+        &["--virtual-time-budget=5000", "--dump-dom"],
+        &dir,
+        "dom",
+    )
 }
 
 /// The `data-drawn` counts of the charts in a dumped DOM, in page order.

@@ -5,13 +5,15 @@
 //! The reports are built here, shaped like a real run's `report.json`: no file outside the test
 //! is read.
 
+#[path = "../../tests/browser/mod.rs"]
+mod browser;
+
 use cargo_leakcheck::html;
 use cargo_leakcheck::trend::Trend;
 use leakcheck::record::{self, RunReport};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 const CLI: &str = env!("CARGO_BIN_EXE_cargo-leakcheck");
 
@@ -332,89 +334,9 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Chromium: Debian's `/usr/bin/chromium`, or `chromium` on PATH. Missing is a failure, not a
-/// skip: CI installs it, and a silently skipped browser test proves nothing.
-fn chromium() -> PathBuf {
-    let fixed = PathBuf::from("/usr/bin/chromium");
-    if fixed.is_file() {
-        return fixed;
-    }
-    std::env::var_os("PATH")
-        .and_then(|path| {
-            std::env::split_paths(&path)
-                .map(|dir| dir.join("chromium"))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "this test renders the HTML pages in a headless browser, and no Chromium was found \
-                 at /usr/bin/chromium or as `chromium` on PATH: install Debian's `chromium` \
-                 package (`sudo apt-get install chromium`), as `.ci/run` does"
-            )
-        })
-}
-
-/// Runs headless Chromium on `page` with `extra` arguments in a fresh profile; returns what it
-/// printed on stdout. Killed (with everything it started) when it takes longer than a minute.
-fn headless(page: &Path, extra: &[String], dir: &Path, name: &str) -> String {
-    use std::os::unix::process::CommandExt as _;
-    let profile = dir.join(format!("{name}-profile"));
-    std::fs::create_dir_all(&profile).unwrap();
-    let stdout_file = dir.join(format!("{name}.stdout"));
-    let stderr_file = dir.join(format!("{name}.stderr"));
-    let mut child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(format!("file://{}", page.display()))
-        // Files, not pipes: a large DOM would fill a pipe nobody reads while we wait.
-        .stdout(Stdio::from(std::fs::File::create(&stdout_file).unwrap()))
-        .stderr(Stdio::from(std::fs::File::create(&stderr_file).unwrap()))
-        .stdin(Stdio::null())
-        // Its own process group, so a timeout can end the renderer and GPU helpers as well.
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start chromium: {e}"));
-    let limit = Duration::from_secs(60);
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > limit {
-            kill_group(child.id());
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "chromium did not finish within {limit:?}; its stderr:\n{}",
-                std::fs::read_to_string(&stderr_file).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    // Helpers that outlive the browser would hold the profile directory; end them.
-    kill_group(child.id());
-    let _ = std::fs::remove_dir_all(&profile);
-    let stderr = std::fs::read_to_string(&stderr_file).unwrap_or_default();
-    assert!(status.success(), "chromium failed ({status}):\n{stderr}");
-    std::fs::read_to_string(&stdout_file).unwrap()
-}
-
-/// Sends SIGKILL to the process group `pgid` (a chromium this test started in its own group).
-fn kill_group(pgid: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .stderr(Stdio::null())
-        .status();
+/// Headless Chromium on a page written to disk.
+fn headless(page: &Path, extra: &[&str], dir: &Path, name: &str) -> String {
+    browser::headless(&format!("file://{}", page.display()), extra, dir, name)
 }
 
 /// The width and height in a PNG's header, or `None` when the bytes are no PNG.
@@ -433,12 +355,7 @@ fn check_in_browser(page_text: &str, dir: &Path, name: &str) -> (PathBuf, u64) {
     let page = dir.join(format!("{name}.html"));
     std::fs::write(&page, page_text).unwrap();
 
-    let dom = headless(
-        &page,
-        &["--dump-dom".to_owned()],
-        dir,
-        &format!("{name}-dom"),
-    );
+    let dom = headless(&page, &["--dump-dom"], dir, &format!("{name}-dom"));
     let svgs = page_text.matches("<svg").count();
     let lines = page_text.matches("<polyline").count();
     assert!(svgs > 0 && lines > 0, "the page has plots");
@@ -460,9 +377,9 @@ fn check_in_browser(page_text: &str, dir: &Path, name: &str) -> (PathBuf, u64) {
     headless(
         &page,
         &[
-            format!("--screenshot={}", shot.display()),
-            "--window-size=1200,2000".to_owned(),
-            "--hide-scrollbars".to_owned(),
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1200,2000",
+            "--hide-scrollbars",
         ],
         dir,
         &format!("{name}-shot"),
@@ -484,8 +401,8 @@ fn both_pages_render_in_headless_chromium() {
     headless(
         &blank,
         &[
-            format!("--screenshot={}", blank_shot.display()),
-            "--window-size=1200,2000".to_owned(),
+            &format!("--screenshot={}", blank_shot.display()),
+            "--window-size=1200,2000",
         ],
         &dir,
         "blank",
