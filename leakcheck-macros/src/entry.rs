@@ -291,13 +291,15 @@ fn check_signature(func: &ItemFn, errors: &mut Errors) {
     if !sig.inputs.is_empty() {
         errors.push(syn::Error::new_spanned(
             &sig.inputs,
-            "a #[leak_test] function takes no arguments: the harness calls it many times",
+            "a #[leak_test] function takes no arguments: the harness calls it many times; build the \
+             inputs inside the body, or call a helper that takes them from a test without arguments",
         ));
     }
     if !sig.generics.params.is_empty() {
         errors.push(syn::Error::new_spanned(
             &sig.generics,
-            "a #[leak_test] function cannot be generic",
+            "a #[leak_test] function cannot be generic: the harness must know which instance to \
+             run; write one test per type that calls a generic helper",
         ));
     }
     if let Some(test) = func.attrs.iter().find(|a| is_test_attribute(a)) {
