@@ -65,15 +65,26 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub jobs: Option<u64>,
     /// Exit 1 when recall, in percent, is below this (suspicious counts as not detected).
-    #[arg(long, value_name = "PCT", default_value_t = 99.0)]
+    #[arg(long, value_name = "PCT", default_value_t = 99.0, value_parser = percent_target)]
     pub min_recall: f64,
     /// Exit 1 when the false-positive rate, in percent, is above this (suspicious is not a
     /// false positive).
-    #[arg(long, value_name = "PCT", default_value_t = 1.0)]
+    #[arg(long, value_name = "PCT", default_value_t = 1.0, value_parser = percent_target)]
     pub max_fp: f64,
     /// Seconds a case process may run before it is killed and reported as an error.
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     pub timeout: u64,
+}
+
+/// A target in percent: a finite number ≥ 0. NaN would make every comparison false and switch
+/// the check off without a word.
+fn percent_target(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "`{raw}` is not a percentage: give a number ≥ 0, e.g. 99"
+        )),
+    }
 }
 
 /// Output format of `simulate`.

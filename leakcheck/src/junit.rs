@@ -93,6 +93,12 @@ fn testcase(out: &mut String, classname: &str, record: &TestRecord) {
         ] {
             property(out, "        ", key, &value.to_lowercase());
         }
+        if let Some(tasks) = f.tasks {
+            property(out, "        ", "tasks", &tasks.to_string().to_lowercase());
+        }
+        if f.suppressed > 0 {
+            property(out, "        ", "suppressed", &f.suppressed.to_string());
+        }
     }
     out.push_str("      </properties>\n");
     if record.outcome.is_failure() {

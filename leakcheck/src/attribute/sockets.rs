@@ -205,3 +205,145 @@ mod tests {
         assert!(found);
     }
 }
+
+/// Property tests: the socket-table parsers on arbitrary and near-valid input.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::net::{SocketAddrV4, SocketAddrV6};
+
+    /// An address as the kernel prints it (`%08X` per 32-bit word in native order, `%04X` port).
+    fn kernel_address(addr: SocketAddr) -> String {
+        let words: Vec<String> = match addr.ip() {
+            std::net::IpAddr::V4(ip) => vec![format!("{:08X}", u32::from_ne_bytes(ip.octets()))],
+            std::net::IpAddr::V6(ip) => ip
+                .octets()
+                .chunks(4)
+                .map(|c| format!("{:08X}", u32::from_ne_bytes([c[0], c[1], c[2], c[3]])))
+                .collect(),
+        };
+        format!("{}:{:04X}", words.concat(), addr.port())
+    }
+
+    fn any_address() -> impl Strategy<Value = SocketAddr> {
+        prop_oneof![
+            any::<SocketAddrV4>().prop_map(SocketAddr::V4),
+            any::<SocketAddrV6>().prop_map(|a| SocketAddr::new((*a.ip()).into(), a.port())),
+        ]
+    }
+
+    /// One line of `/proc/net/tcp` with these fields.
+    fn inet_line(i: usize, local: SocketAddr, remote: SocketAddr, st: u8, inode: u64) -> String {
+        format!(
+            "{i:4}: {} {} {st:02X} 00000000:00000000 00:00000000 00000000  1000        0 {inode} 1 \
+             0000000000000000 100 0 0 10 0",
+            kernel_address(local),
+            kernel_address(remote)
+        )
+    }
+
+    const HEADER: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";
+
+    proptest! {
+        #[test]
+        fn addresses_round_trip(addr in any_address()) {
+            prop_assert_eq!(parse_address(&kernel_address(addr)), Some(addr));
+        }
+
+        #[test]
+        fn address_parser_never_panics(field in "\\PC{0,48}") {
+            let _ = parse_address(&field);
+        }
+
+        #[test]
+        fn address_parser_takes_hex_of_the_right_length_only(ip in "[0-9A-Fa-f+-]{0,40}", port in "[0-9A-Fa-f+-]{0,6}") {
+            if let Some(addr) = parse_address(&format!("{ip}:{port}")) {
+                prop_assert!(ip.len() == 8 || ip.len() == 32);
+                prop_assert_eq!(addr.is_ipv4(), ip.len() == 8);
+            }
+        }
+
+        #[test]
+        fn inet_tables_read_back(
+            sockets in proptest::collection::vec((any_address(), any_address(), 1u8..=0x0B, any::<u64>()), 0..12),
+        ) {
+            let mut text = format!("{HEADER}\n");
+            for (i, (local, remote, st, inode)) in sockets.iter().enumerate() {
+                text += &inet_line(i, *local, *remote, *st, *inode);
+                text.push('\n');
+            }
+            let parsed = parse_inet(&text, "tcp");
+            prop_assert_eq!(parsed.len(), sockets.len());
+            for ((inode, socket), (local, _, st, expected_inode)) in parsed.iter().zip(&sockets) {
+                prop_assert_eq!(inode, expected_inode);
+                prop_assert_eq!(&socket.local, &local.to_string());
+                prop_assert_eq!(socket.state, Some(tcp_state(*st)));
+                prop_assert_ne!(socket.state, Some("unknown state"));
+            }
+        }
+
+        #[test]
+        fn inet_tables_survive_mutation(
+            local in any_address(),
+            remote in any_address(),
+            inode in any::<u64>(),
+            cut in 0usize..200,
+            flips in proptest::collection::vec((0usize..200, any::<char>()), 0..4),
+        ) {
+            let mut line: Vec<char> = inet_line(0, local, remote, 0x0A, inode).chars().collect();
+            for (at, c) in flips {
+                let at = at % line.len();
+                line[at] = c;
+            }
+            line.truncate(cut);
+            let line: String = line.into_iter().collect();
+            for protocol in ["tcp", "udp6"] {
+                // At most the one socket of the line, and only with an inode that parsed.
+                let parsed = parse_inet(&format!("{HEADER}\n{line}\n"), protocol);
+                prop_assert!(parsed.len() <= 1);
+                prop_assert!(parsed.iter().all(|(_, s)| s.protocol == protocol));
+            }
+        }
+
+        #[test]
+        fn socket_tables_never_panic_on_text(text in "\\PC{0,300}", lines in proptest::collection::vec("[0-9A-F: ]{0,120}", 0..6)) {
+            let _ = parse_inet(&text, "tcp6");
+            let _ = parse_unix(&text);
+            let joined = lines.join("\n");
+            let _ = parse_inet(&joined, "udp");
+            let _ = parse_unix(&joined);
+        }
+
+        #[test]
+        fn unix_tables_read_back(
+            sockets in proptest::collection::vec((any::<u64>(), proptest::option::of("/[a-z0-9/._-]{1,30}"), 0usize..4), 0..12),
+        ) {
+            let mut text = String::from("Num       RefCount Protocol Flags    Type St Inode Path\n");
+            let types = ["0001", "0002", "0005", "0009"];
+            for (inode, path, kind) in &sockets {
+                text += &format!(
+                    "0000000000000000: 00000002 00000000 00010000 {} 01 {inode} {}\n",
+                    types[*kind],
+                    path.as_deref().unwrap_or("")
+                );
+            }
+            let parsed = parse_unix(&text);
+            prop_assert_eq!(parsed.len(), sockets.len());
+            for ((inode, socket), (expected, path, _)) in parsed.iter().zip(&sockets) {
+                prop_assert_eq!(inode, expected);
+                let shown = path.as_deref().unwrap_or("(unnamed)");
+                prop_assert!(socket.local.starts_with(shown), "{} vs {}", socket.local, shown);
+            }
+        }
+
+        #[test]
+        fn inodes_read_back_and_nothing_else_does(inode in any::<u64>(), target in "\\PC{0,40}") {
+            prop_assert_eq!(inode_of(&format!("socket:[{inode}]")), Some(inode));
+            if let Some(found) = inode_of(&target) {
+                prop_assert!(target.starts_with("socket:[") && target.ends_with(']'));
+                prop_assert!(target.contains(&found.to_string()));
+            }
+        }
+    }
+}

@@ -130,7 +130,7 @@ fn parse_rlimits(text: &str) -> Rlimits {
         text.lines()
             .find_map(|line| line.strip_prefix(name))
             .and_then(|rest| rest.split_ascii_whitespace().next())
-            .and_then(|v| v.parse::<f64>().ok())
+            .and_then(parse_count)
     };
     Rlimits {
         address_space: soft("Max address space"),
@@ -145,21 +145,35 @@ fn cgroup_v2_path(text: &str) -> Option<String> {
         .map(|path| path.trim().to_owned())
 }
 
+/// A limit as the kernel writes it: a whole number (`unlimited`, `max`, a negative or fractional
+/// number, `NaN` and the like are not a limit). As `f64`, the type predictions are made in.
+fn parse_count(text: &str) -> Option<f64> {
+    text.trim().parse::<u64>().ok().map(|v| v as f64)
+}
+
 /// The lowest numeric value of `file` in the cgroup `path` and its ancestors up to the root
 /// (`max` means no limit at that level): a parent's limit caps its children.
 fn lowest_along(root: &Path, path: &str, file: &str) -> Option<f64> {
+    cgroup_dirs(root, path)
+        .into_iter()
+        .filter_map(|dir| std::fs::read_to_string(dir.join(file)).ok())
+        .filter_map(|text| parse_count(&text))
+        .min_by(f64::total_cmp)
+}
+
+/// The directories of the cgroup `path` and of its ancestors, root first. `..` and `.` are
+/// skipped, so a hostile `/proc/PID/cgroup` cannot point outside `root`.
+fn cgroup_dirs(root: &Path, path: &str) -> Vec<PathBuf> {
     let mut dir = root.to_path_buf();
-    let mut values = Vec::new();
-    let mut read = |dir: &Path| {
-        let text = std::fs::read_to_string(dir.join(file)).ok();
-        values.extend(text.and_then(|t| t.trim().parse::<f64>().ok()));
-    };
-    read(&dir);
-    for part in path.split('/').filter(|p| !p.is_empty() && *p != "..") {
+    let mut dirs = vec![dir.clone()];
+    for part in path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".." && *p != ".")
+    {
         dir.push(part);
-        read(&dir);
+        dirs.push(dir.clone());
     }
-    values.into_iter().min_by(f64::total_cmp)
+    dirs
 }
 
 #[cfg(test)]
@@ -214,6 +228,14 @@ Max open files            1024                 1048576              files
         assert_eq!(limits.value(Resource::Fds), Some(100.0));
     }
 
+    #[test]
+    fn limits_are_whole_numbers() {
+        for bad in ["NaN", "inf", "-1", "1.5", "1e999", "max", "unlimited", ""] {
+            assert_eq!(parse_count(bad), None, "{bad}");
+        }
+        assert_eq!(parse_count("1024\n"), Some(1024.0));
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn this_process_has_an_fd_limit() {
@@ -222,5 +244,95 @@ Max open files            1024                 1048576              files
             limits.value(Resource::Fds).is_some_and(|v| v > 0.0),
             "{limits:?}"
         );
+    }
+}
+
+/// Property tests: the `limits` and `cgroup` parsers on arbitrary and near-valid input.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A limit as the kernel shows it: a number or `unlimited`.
+    fn limit_value() -> impl Strategy<Value = Option<u64>> {
+        proptest::option::of(any::<u64>())
+    }
+
+    fn shown(value: Option<u64>) -> String {
+        value.map_or_else(|| "unlimited".to_owned(), |v| v.to_string())
+    }
+
+    proptest! {
+        #[test]
+        fn rlimits_never_panic_and_give_whole_numbers(text in "\\PC{0,400}") {
+            let limits = parse_rlimits(&text);
+            for value in [limits.address_space, limits.open_files].into_iter().flatten() {
+                prop_assert!(value.is_finite() && value >= 0.0 && value.fract() == 0.0);
+            }
+        }
+
+        #[test]
+        fn rlimits_read_the_soft_values(
+            address_space in limit_value(),
+            open_files in limit_value(),
+            hard in limit_value(),
+        ) {
+            let text = format!(
+                "Limit                     Soft Limit           Hard Limit           Units     \n\
+                 Max cpu time              unlimited            unlimited            seconds   \n\
+                 Max address space         {:<20} {:<20} bytes     \n\
+                 Max open files            {:<20} {:<20} files     \n",
+                shown(address_space), shown(hard), shown(open_files), shown(hard)
+            );
+            let limits = parse_rlimits(&text);
+            prop_assert_eq!(limits.address_space, address_space.map(|v| v as f64));
+            prop_assert_eq!(limits.open_files, open_files.map(|v| v as f64));
+        }
+
+        #[test]
+        fn rlimits_survive_truncation_and_mutation(
+            value in any::<u64>(),
+            cut in 0usize..200,
+            flips in proptest::collection::vec((0usize..200, any::<char>()), 0..4),
+        ) {
+            let line = format!("Max open files            {value:<20} unlimited            files     \n");
+            let mut chars: Vec<char> = format!("Limit  Soft Limit  Hard Limit  Units\n{line}").chars().collect();
+            for (at, c) in flips {
+                let at = at % chars.len();
+                chars[at] = c;
+            }
+            chars.truncate(cut);
+            let text: String = chars.into_iter().collect();
+            if let Some(found) = parse_rlimits(&text).open_files {
+                prop_assert!(found.is_finite() && found >= 0.0);
+            }
+        }
+
+        #[test]
+        fn cgroup_files_never_panic(text in "\\PC{0,300}", lines in proptest::collection::vec("[0-9]{0,2}:[a-z,]{0,10}:[ -~]{0,40}", 0..5)) {
+            let _ = cgroup_v2_path(&text);
+            let path = cgroup_v2_path(&lines.join("\n"));
+            if let Some(path) = path {
+                prop_assert!(lines.iter().any(|l| l.starts_with("0::") && l[3..].trim() == path));
+            }
+        }
+
+        #[test]
+        fn cgroup_paths_stay_under_the_root(path in "[a-z./]{0,60}|(/\\.\\.){1,6}/[a-z]{1,8}") {
+            let root = Path::new("/sys/fs/cgroup");
+            for dir in cgroup_dirs(root, &path) {
+                prop_assert!(dir.starts_with(root), "{} for {path:?}", dir.display());
+                prop_assert!(!dir.components().any(|c| c == std::path::Component::ParentDir));
+            }
+        }
+
+        #[test]
+        fn cgroup_limits_are_whole_numbers_or_none(text in "\\PC{0,30}", value in any::<u64>()) {
+            if let Some(v) = parse_count(&text) {
+                prop_assert!(v.is_finite() && v >= 0.0);
+            }
+            prop_assert_eq!(parse_count(&format!("{value}\n")), Some(value as f64));
+            prop_assert_eq!(parse_count("max\n"), None);
+        }
     }
 }

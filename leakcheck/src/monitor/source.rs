@@ -140,13 +140,21 @@ impl Source for OtherProcess {
     }
 }
 
-/// Resident set size from a `statm` file (second field, in pages), read into a stack buffer.
+/// Resident set size from a `statm` file, read into a stack buffer.
 fn rss_bytes(path: &str) -> Option<u64> {
     let mut buf = [0u8; 256];
     let len = read_small(path, &mut buf)?;
-    let text = std::str::from_utf8(&buf[..len]).ok()?;
-    let pages: u64 = text.split_ascii_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * page_size())
+    // A page count no byte count can hold is not a reading.
+    parse_statm_resident_pages(&buf[..len])?.checked_mul(page_size())
+}
+
+/// The resident page count in a `statm` file: `size resident shared text lib data dt`, in pages.
+fn parse_statm_resident_pages(statm: &[u8]) -> Option<u64> {
+    let field = statm
+        .split(u8::is_ascii_whitespace)
+        .filter(|f| !f.is_empty())
+        .nth(1)?;
+    std::str::from_utf8(field).ok()?.parse().ok()
 }
 
 /// Reads up to `buf.len()` bytes of a small file. `std::fs::File::open` keeps short paths on
@@ -182,17 +190,26 @@ fn page_size() -> u64 {
     4096
 }
 
-/// The fields of `/proc/PID/stat` after the command name (which may contain spaces and
-/// parentheses, hence the search for the last `)`).
+/// The state and start time in `/proc/PID/stat`.
 fn stat_fields(pid: u32) -> Option<(char, Option<u64>)> {
     let mut buf = [0u8; 1024];
     let len = read_small(&format!("/proc/{pid}/stat"), &mut buf)?;
-    let text = std::str::from_utf8(&buf[..len]).ok()?;
-    let rest = &text[text.rfind(')')? + 1..];
-    let mut fields = rest.split_ascii_whitespace();
-    let state = fields.next()?.chars().next()?;
+    parse_stat(&buf[..len])
+}
+
+/// Field 3 (the state letter) and field 22 (the start time) of a `stat` line. Fields are counted
+/// from the last `)`: the command name before it may hold spaces, parentheses and bytes that are
+/// not UTF-8.
+fn parse_stat(stat: &[u8]) -> Option<(char, Option<u64>)> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let mut fields = stat[close + 1..]
+        .split(u8::is_ascii_whitespace)
+        .filter(|f| !f.is_empty());
+    let state = char::from(*fields.next()?.first()?);
     // Field 22 of the whole line is the 20th after the state (field 3).
-    let start = fields.nth(18).and_then(|f| f.parse().ok());
+    let start = fields
+        .nth(18)
+        .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok());
     Some((state, start))
 }
 
@@ -202,6 +219,75 @@ fn start_time(pid: u32) -> Option<u64> {
 
 fn state(pid: u32) -> Option<char> {
     stat_fields(pid).map(|(state, _)| state)
+}
+
+/// Property tests: the `statm` and `stat` parsers on arbitrary and near-valid input.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn stat_line(comm: &[u8], state: char, start: u64) -> Vec<u8> {
+        let mut line = b"4242 (".to_vec();
+        line.extend_from_slice(comm);
+        line.extend_from_slice(
+            format!(
+                ") {state} 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 3 0 {start} 1000 200\n"
+            )
+            .as_bytes(),
+        );
+        line
+    }
+
+    proptest! {
+        #[test]
+        fn statm_never_panics_on_bytes(statm in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = parse_statm_resident_pages(&statm);
+        }
+
+        #[test]
+        fn statm_reads_the_resident_pages(size in any::<u64>(), resident in any::<u64>(), rest in "( [0-9]{1,20}){0,5}") {
+            let statm = format!("{size} {resident}{rest}\n");
+            prop_assert_eq!(parse_statm_resident_pages(statm.as_bytes()), Some(resident));
+        }
+
+        #[test]
+        fn statm_rejects_what_is_not_a_page_count(resident in "[-+]?[1-9][0-9]{20,39}|-[0-9]{1,5}|[0-9]*[a-z.][0-9]*") {
+            prop_assert_eq!(parse_statm_resident_pages(format!("1 {resident} 3").as_bytes()), None);
+        }
+
+        #[test]
+        fn stat_never_panics_on_bytes(stat in proptest::collection::vec(any::<u8>(), 0..600)) {
+            if parse_stat(&stat).is_some() {
+                prop_assert!(stat.contains(&b')'));
+            }
+        }
+
+        #[test]
+        fn stat_reads_any_command_name(
+            comm in proptest::collection::vec(any::<u8>(), 0..16),
+            state in "[RSDZTtXI]",
+            start in any::<u64>(),
+        ) {
+            let state = state.chars().next().unwrap();
+            prop_assert_eq!(parse_stat(&stat_line(&comm, state, start)), Some((state, Some(start))));
+        }
+
+        #[test]
+        fn stat_survives_truncation_and_mutation(
+            start in any::<u64>(),
+            cut in 0usize..160,
+            flips in proptest::collection::vec((0usize..160, any::<u8>()), 0..4),
+        ) {
+            let mut line = stat_line(b"app", 'S', start);
+            for (at, byte) in flips {
+                let at = at % line.len();
+                line[at] = byte;
+            }
+            line.truncate(cut);
+            let _ = parse_stat(&line);
+        }
+    }
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -203,6 +203,10 @@ pub struct RecordConfig {
     pub file: Option<String>,
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 fn pass() -> String {
     "pass".to_owned()
 }
@@ -261,6 +265,12 @@ pub struct Figures {
     pub threads: Verdict,
     /// File descriptors verdict.
     pub fds: Verdict,
+    /// Async tasks verdict (async tests only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<Verdict>,
+    /// Leaked items listed as suppressed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suppressed: usize,
     /// Mean allocations per measured iteration.
     pub allocs_per_iter: f64,
     /// Mean bytes allocated per measured iteration.
@@ -291,6 +301,8 @@ impl Figures {
             heap: report.heap.verdict,
             threads: report.threads.verdict,
             fds: report.fds.verdict,
+            tasks: report.tasks.as_ref().map(|t| t.verdict),
+            suppressed: report.suppressed.len(),
             allocs_per_iter: report.allocations_per_iteration(),
             bytes_per_iter: report.bytes_allocated_per_iteration(),
             live_bytes_per_iter: report.heap.bytes_per_iteration,
@@ -321,7 +333,7 @@ impl std::error::Error for ReadError {}
 
 /// Reads a `report.json` (or a saved baseline).
 pub fn read_report(path: &Path) -> Result<RunReport, ReadError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ReadError {
+    let bytes = std::fs::read(path).map_err(|e| ReadError {
         path: path.to_owned(),
         problem: if e.kind() == std::io::ErrorKind::NotFound {
             "no such file; run the leak tests first (`cargo leakcheck test`), or give the path of \
@@ -331,7 +343,27 @@ pub fn read_report(path: &Path) -> Result<RunReport, ReadError> {
             format!("cannot be read: {e}")
         },
     })?;
-    parse_report(&text, path)
+    parse_report(text_of(&bytes, path)?, path)
+}
+
+/// Reads one test's record (`runs/<run id>/<test>.json`).
+pub fn read_record(path: &Path) -> Result<TestRecord, ReadError> {
+    let bytes = std::fs::read(path).map_err(|e| ReadError {
+        path: path.to_owned(),
+        problem: format!("cannot be read: {e}"),
+    })?;
+    parse_record(text_of(&bytes, path)?, path)
+}
+
+/// The bytes of a record file as text: records are UTF-8 JSON, so anything else is damage.
+fn text_of<'a>(bytes: &'a [u8], path: &Path) -> Result<&'a str, ReadError> {
+    std::str::from_utf8(bytes).map_err(|e| ReadError {
+        path: path.to_owned(),
+        problem: format!(
+            "is not valid JSON (not UTF-8 text: {e}); the file is damaged or truncated: run the \
+             leak tests again to rewrite it, or restore the baseline from version control"
+        ),
+    })
 }
 
 /// Parses the text of a `report.json`; `path` only names it in errors.
@@ -359,14 +391,18 @@ fn parse<T: serde::de::DeserializeOwned>(
              to rewrite it, or restore the baseline from version control"
         ))
     })?;
-    let version = value
-        .get("schema_version")
-        .and_then(serde_json::Value::as_u64)
-        .ok_or_else(|| {
+    let version = match value.get("schema_version") {
+        Some(version) => version.as_u64().ok_or_else(|| {
             error(format!(
-                "is not a leakcheck {what}: it has no `schema_version` field"
+                "is not a leakcheck {what}: its `schema_version` is {version}, not a version number"
             ))
-        })?;
+        })?,
+        None => {
+            return Err(error(format!(
+                "is not a leakcheck {what}: it has no `schema_version` field"
+            )))
+        }
+    };
     if version > u64::from(SCHEMA_VERSION) {
         return Err(error(format!(
             "was written by a newer leakcheck (schema version {version}; this one reads versions \

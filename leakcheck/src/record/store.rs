@@ -23,11 +23,11 @@
 //! previous run's records are removed, and a writer of a superseded run still finishing keeps
 //! its record in its own folder without touching the new run's report.
 
-use super::{parse_record, RunInfo, RunReport, TestRecord, SCHEMA_VERSION};
+use super::{read_record, RunInfo, RunReport, TestRecord, SCHEMA_VERSION};
 use crate::config::env;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -130,7 +130,8 @@ impl Store {
     /// `junit.xml` to include it. `info` describes the run if this record starts it (it is
     /// called at most once, under the lock).
     pub fn save(&self, record: &TestRecord, info: impl FnOnce() -> RunInfo) -> io::Result<Saved> {
-        fs::create_dir_all(self.dir.join("runs")).map_err(|e| context(e, "create", &self.dir))?;
+        let runs = self.dir.join("runs");
+        fs::create_dir_all(&runs).map_err(|e| context(e, "create", &runs))?;
         let _lock = Lock::acquire(&self.dir.join(".lock"))?;
 
         let state_path = self.dir.join("run.json");
@@ -180,12 +181,9 @@ impl Store {
             if path.extension().is_none_or(|x| x != "json") {
                 continue;
             }
-            match fs::read_to_string(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|text| parse_record(&text, &path).map_err(|e| e.problem))
-            {
+            match read_record(&path) {
                 Ok(record) => tests.push(record),
-                Err(problem) => unreadable.push(format!("{}: {problem}", path.display())),
+                Err(e) => unreadable.push(e.to_string()),
             }
         }
         tests.sort_by_key(|r| (r.test.binary_id(), r.test.name.clone()));
@@ -216,11 +214,41 @@ fn to_json<T: Serialize>(value: &T) -> String {
     text
 }
 
+/// The error `e` of `action` on `path`, naming the path and, for the faults people can fix
+/// (a full disk, a read-only file system, permissions), what to do.
 fn context(e: io::Error, action: &str, path: &Path) -> io::Error {
-    io::Error::new(e.kind(), format!("cannot {action} {}: {e}", path.display()))
+    let hint = hint(&e).map_or_else(String::new, |h| format!("; {h}"));
+    io::Error::new(
+        e.kind(),
+        format!("cannot {action} {}: {e}{hint}", path.display()),
+    )
 }
 
-/// Writes `text` to a temporary file beside `path` and renames it over `path`.
+/// What to do about an error writing records, when it is one of the usual faults.
+fn hint(e: &io::Error) -> Option<&'static str> {
+    #[cfg(unix)]
+    const FULL: &str =
+        "the disk is full: free some space, or set LEAKCHECK_DIR to a directory on another disk";
+    #[cfg(unix)]
+    const QUOTA: &str = "the disk quota is used up: free some space, or set LEAKCHECK_DIR to a \
+                         directory elsewhere";
+    #[cfg(unix)]
+    const READ_ONLY: &str =
+        "the file system is read-only: set LEAKCHECK_DIR to a writable directory";
+    const DENIED: &str = "this user may not write there: make the directory writable, or set \
+                          LEAKCHECK_DIR to a writable directory";
+    #[cfg(unix)]
+    match e.raw_os_error() {
+        Some(libc::ENOSPC) => return Some(FULL),
+        Some(libc::EDQUOT) => return Some(QUOTA),
+        Some(libc::EROFS) => return Some(READ_ONLY),
+        _ => {}
+    }
+    (e.kind() == io::ErrorKind::PermissionDenied).then_some(DENIED)
+}
+
+/// Writes `text` to a temporary file beside `path` and renames it over `path`. On any error the
+/// temporary file is removed and `path` is left as it was.
 pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path.file_name().unwrap_or_default().to_string_lossy();
@@ -230,13 +258,65 @@ pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let result = File::create(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .and_then(|mut f| write_all(&mut f, text.as_bytes()))
         .and_then(|()| fs::rename(&tmp, path));
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
         return Err(context(e, "write", path));
     }
     Ok(())
+}
+
+#[cfg(not(all(test, unix)))]
+fn write_all(file: &mut File, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    file.write_all(bytes)
+}
+
+/// In unit tests, writes go through a hook that can pretend the disk fills up.
+#[cfg(all(test, unix))]
+fn write_all(file: &mut File, bytes: &[u8]) -> io::Result<()> {
+    fault::write_all(file, bytes)
+}
+
+/// A disk that fills up, for unit tests: per thread, so tests running at once do not interfere.
+#[cfg(all(test, unix))]
+mod fault {
+    use std::cell::Cell;
+    use std::fs::File;
+    use std::io::{self, Write as _};
+
+    thread_local! {
+        static SPACE_LEFT: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+
+    /// Until the guard drops, writes on this thread fail with ENOSPC once `bytes` more bytes
+    /// have been written (the bytes up to that point are written, as a real disk does).
+    pub(super) fn disk_full_after(bytes: usize) -> Guard {
+        SPACE_LEFT.with(|left| left.set(Some(bytes)));
+        Guard
+    }
+
+    pub(super) struct Guard;
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            SPACE_LEFT.with(|left| left.set(None));
+        }
+    }
+
+    pub(super) fn write_all(file: &mut File, bytes: &[u8]) -> io::Result<()> {
+        let Some(left) = SPACE_LEFT.with(Cell::get) else {
+            return file.write_all(bytes);
+        };
+        let fits = left.min(bytes.len());
+        file.write_all(&bytes[..fits])?;
+        SPACE_LEFT.with(|cell| cell.set(Some(left - fits)));
+        if fits < bytes.len() {
+            return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        Ok(())
+    }
 }
 
 /// A name that is safe as a file name on every platform and unique for `name`: its readable
@@ -382,6 +462,19 @@ mod tests {
         assert!(file_stem(&"x".repeat(500)).len() < 140);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn start_time_reads_any_command_name(comm in "\\PC{0,20}", start in proptest::prelude::any::<u64>()) {
+            let stat = format!("42 ({comm}) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 {start} 1000");
+            proptest::prop_assert_eq!(start_time(&stat), Some(start));
+        }
+
+        #[test]
+        fn start_time_never_panics(stat in "\\PC{0,200}") {
+            let _ = start_time(&stat);
+        }
+    }
+
     #[test]
     fn start_time_survives_odd_command_names() {
         let stat = "42 (my (odd) cmd) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000";
@@ -412,5 +505,176 @@ mod tests {
             PathBuf::from("/t/leakcheck")
         );
         fs::remove_dir_all(&root).unwrap();
+    }
+
+    fn temp_store(name: &str) -> (PathBuf, Store) {
+        let dir = std::env::temp_dir().join(format!("leakcheck-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        (dir.clone(), Store::at(dir))
+    }
+
+    /// Attempt `i` of one of four tests, `t0` to `t3`; the message tells the attempts apart.
+    fn record(run: &str, i: usize) -> TestRecord {
+        TestRecord::new(
+            run.to_owned(),
+            crate::TestId::of_fn(
+                "pkg",
+                "faults::m",
+                &format!("t{}", i % 4),
+                "tests/faults.rs",
+                1,
+            ),
+            &crate::Config::default(),
+            super::super::Outcome::Failed,
+            Some(format!("attempt {i}")),
+            None,
+            std::time::Duration::from_millis(5),
+        )
+    }
+
+    fn info(run: &str) -> RunInfo {
+        RunInfo {
+            id: run.to_owned(),
+            ..RunInfo::default()
+        }
+    }
+
+    /// Files under `dir` whose name marks them temporary.
+    fn temporary_files(dir: &Path) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut stack = vec![dir.to_owned()];
+        while let Some(d) = stack.pop() {
+            for path in fs::read_dir(&d)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+            {
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.to_string_lossy().ends_with(".tmp") {
+                    found.push(path);
+                }
+            }
+        }
+        found
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_full_disk_fails_the_save_naming_the_file_and_tears_nothing() {
+        let (dir, store) = temp_store("disk-full");
+        for i in 0..4 {
+            store.save(&record("run", i), || info("run")).unwrap();
+        }
+        let mut report = fs::read(store.report_path()).unwrap();
+        let (mut failures, mut successes) = (0, 0);
+        // From no space at all to enough for the record, the report and junit.xml: every write
+        // of a save is cut short somewhere along the way.
+        for (i, space) in (4..).zip((0..8_000).step_by(97)) {
+            let result = {
+                let _full = fault::disk_full_after(space);
+                store.save(&record("run", i), || info("run"))
+            };
+            let now = fs::read(store.report_path()).unwrap();
+            let parsed = super::super::parse_report(
+                std::str::from_utf8(&now).unwrap(),
+                &store.report_path(),
+            )
+            .unwrap_or_else(|e| panic!("report.json torn with {space} bytes of space: {e}"));
+            assert_eq!(parsed.tests.len(), 4);
+            assert!(parsed.unreadable.is_empty(), "{:?}", parsed.unreadable);
+            let name = format!("pkg::faults::m::t{}", i % 4);
+            let attempt = format!("attempt {i}");
+            let has_this_attempt =
+                parsed.test(&name).and_then(|t| t.message.as_deref()) == Some(attempt.as_str());
+            match result {
+                Ok(_) => {
+                    successes += 1;
+                    assert!(has_this_attempt, "{name}: {attempt} not in the report");
+                }
+                Err(e) => {
+                    failures += 1;
+                    let message = e.to_string();
+                    assert!(message.contains("No space left on device"), "{message}");
+                    assert!(message.contains("the disk is full"), "{message}");
+                    assert!(message.contains("LEAKCHECK_DIR"), "{message}");
+                    assert!(message.contains(&dir.display().to_string()), "{message}");
+                    // Either report.json is the one before, or it was written whole and the
+                    // save failed after it (at junit.xml).
+                    assert!(
+                        now == report || (has_this_attempt && message.contains("junit.xml")),
+                        "report.json changed by a failed save with {space} bytes: {message}"
+                    );
+                }
+            }
+            assert_eq!(
+                temporary_files(&dir),
+                Vec::<PathBuf>::new(),
+                "{space} bytes"
+            );
+            report = now;
+        }
+        assert!(
+            failures > 10 && successes > 10,
+            "{failures} failures, {successes} successes: the space range misses a case"
+        );
+        // Once there is space again, report.json and junit.xml agree with the records.
+        store.save(&record("run", 0), || info("run")).unwrap();
+        let report = crate::record::read_report(&store.report_path()).unwrap();
+        assert_eq!(report.tests.len(), 4);
+        let junit = fs::read_to_string(store.junit_path()).unwrap();
+        assert_eq!(junit.matches("<testcase ").count(), 4);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_first_save_on_a_full_disk_leaves_no_files_behind() {
+        let (dir, store) = temp_store("disk-full-first");
+        let error = {
+            let _full = fault::disk_full_after(0);
+            store.save(&record("run", 1), || info("run")).unwrap_err()
+        };
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!("cannot write {}", dir.join("run.json").display())),
+            "{message}"
+        );
+        assert!(message.contains("No space left on device"), "{message}");
+        assert!(!store.report_path().exists());
+        assert_eq!(temporary_files(&dir), Vec::<PathBuf>::new());
+        // The next save with space starts the run properly.
+        store.save(&record("run", 2), || info("run")).unwrap();
+        let report = crate::record::read_report(&store.report_path()).unwrap();
+        assert_eq!((report.run.id.as_str(), report.tests.len()), ("run", 1));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_errors_say_what_to_do() {
+        let path = Path::new("/records/report.json");
+        let cases = [
+            (libc::ENOSPC, "the disk is full"),
+            (libc::EDQUOT, "quota"),
+            (
+                libc::EROFS,
+                "read-only: set LEAKCHECK_DIR to a writable directory",
+            ),
+            (libc::EACCES, "make the directory writable"),
+        ];
+        for (errno, needle) in cases {
+            let e = context(io::Error::from_raw_os_error(errno), "write", path);
+            let message = e.to_string();
+            assert!(
+                message.starts_with("cannot write /records/report.json: "),
+                "{message}"
+            );
+            assert!(message.contains(needle), "{message}");
+        }
+        // Others are named without a guess.
+        let e = context(io::Error::from_raw_os_error(libc::EIO), "write", path);
+        assert!(!e.to_string().contains(';'), "{e}");
     }
 }

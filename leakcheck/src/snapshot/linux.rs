@@ -325,3 +325,140 @@ mod tests {
         assert!(before.is_some());
     }
 }
+
+/// Property tests: the parsers of `/proc` formats on arbitrary and near-valid input.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A `stat` line as the kernel writes it, for a command name that may hold anything.
+    fn stat_line(comm: &str, state: char, threads: u64) -> Vec<u8> {
+        format!(
+            "4242 ({comm}) {state} 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 {threads} 0 \
+             12345 1000 200 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 3 0 0\n"
+        )
+        .into_bytes()
+    }
+
+    /// A buffer of `linux_dirent64` records as `getdents64` fills it.
+    fn dirents(names: &[Vec<u8>]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        for name in names {
+            let reclen = (19 + name.len() + 1).div_ceil(8) * 8;
+            let mut rec = vec![0u8; reclen];
+            rec[16..18].copy_from_slice(&(reclen as u16).to_ne_bytes());
+            rec[19..19 + name.len()].copy_from_slice(name);
+            buf.extend(rec);
+        }
+        buf
+    }
+
+    proptest! {
+        #[test]
+        fn stat_parsers_never_panic_on_bytes(stat in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let state = parse_stat_state(&stat);
+            let threads = parse_stat_num_threads(&stat);
+            // Both need the `)` that ends the command name.
+            if !stat.contains(&b')') {
+                prop_assert_eq!((state, threads), (None, None));
+            }
+        }
+
+        #[test]
+        fn stat_parsers_read_any_command_name(
+            comm in "[ -~]{0,16}",
+            state in "[RSDZTtXxKWPI]",
+            threads in 1u64..1_000_000_000,
+        ) {
+            let state = state.chars().next().unwrap();
+            let line = stat_line(&comm, state, threads);
+            prop_assert_eq!(parse_stat_state(&line), Some(state));
+            prop_assert_eq!(parse_stat_num_threads(&line), Some(threads as u32));
+        }
+
+        #[test]
+        fn stat_parsers_survive_truncation_and_mutation(
+            comm in "[ -~]{0,16}",
+            cut in 0usize..200,
+            flips in proptest::collection::vec((0usize..200, any::<u8>()), 0..4),
+        ) {
+            let mut line = stat_line(&comm, 'S', 7);
+            for (at, byte) in flips {
+                let at = at % line.len();
+                line[at] = byte;
+            }
+            line.truncate(cut.min(line.len()));
+            let _ = parse_stat_state(&line);
+            // A thread count is a plain decimal that fits a u32, or nothing.
+            if let Some(n) = parse_stat_num_threads(&line) {
+                prop_assert!(n < 1_000_000_000);
+            }
+        }
+
+        #[test]
+        fn huge_thread_counts_are_not_read(digits in "[0-9]{10,40}") {
+            let line = String::from_utf8(stat_line("x", 'S', 1)).unwrap()
+                .replacen(" 1 0 12345", &format!(" {digits} 0 12345"), 1);
+            prop_assert_eq!(parse_stat_num_threads(line.as_bytes()), None);
+        }
+
+        #[test]
+        fn decimals_are_exact_and_bounded(name in proptest::collection::vec(any::<u8>(), 0..12)) {
+            let expected = std::str::from_utf8(&name)
+                .ok()
+                .filter(|s| !s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|s| s.parse::<u32>().ok());
+            prop_assert_eq!(parse_decimal(&name), expected);
+        }
+
+        #[test]
+        fn dirent_walk_never_panics_on_bytes(buf in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let mut total = 0;
+            for name in dirent_names(&buf) {
+                prop_assert!(!name.contains(&0));
+                total += 1;
+            }
+            // Every record is at least a header long.
+            prop_assert!(total <= buf.len() / 19);
+        }
+
+        #[test]
+        fn dirent_walk_reads_back_its_records(
+            names in proptest::collection::vec(proptest::collection::vec(1u8..=255, 1..40), 0..20),
+            cut in any::<proptest::sample::Index>(),
+        ) {
+            let buf = dirents(&names);
+            let read: Vec<&[u8]> = dirent_names(&buf).collect();
+            let expected: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
+            prop_assert_eq!(read, expected);
+            // Cut anywhere: the whole records before the cut, and nothing torn.
+            let cut = cut.index(buf.len() + 1);
+            let read = dirent_names(&buf[..cut]).count();
+            let whole = names
+                .iter()
+                .scan(0, |end, n| {
+                    *end += (19 + n.len() + 1).div_ceil(8) * 8;
+                    Some(*end)
+                })
+                .take_while(|&end| end <= cut)
+                .count();
+            prop_assert_eq!(read, whole);
+        }
+
+        #[test]
+        fn syscall_lines_never_panic(line in "\\PC{0,60}") {
+            let _ = describe_syscall(&line);
+        }
+
+        #[test]
+        fn syscall_numbers_are_named_or_numbered(number in any::<i64>(), args in "( 0x[0-9a-f]{1,16}){0,6}") {
+            let described = describe_syscall(&format!("{number}{args}"));
+            prop_assert_eq!(described.is_some(), number >= 0);
+            if let Some(text) = described {
+                let numbered = format!("syscall {number}");
+                prop_assert!(syscall_name(number).is_some() || text == numbered);
+            }
+        }
+    }
+}
