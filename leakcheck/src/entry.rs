@@ -7,7 +7,9 @@ use crate::record::store::{self, Store};
 use crate::record::{Outcome, RunInfo, TestRecord};
 use crate::report::{Report, TestId};
 use crate::run::{self, BodyFailure};
+use crate::watchdog::{self, Fault, Watchdog};
 use std::fmt::Debug;
+use std::io::Write;
 use std::panic::resume_unwind;
 use std::time::Instant;
 
@@ -51,6 +53,20 @@ impl<T, E: Debug> BodyResult for Result<T, E> {
 /// the test function (`#[track_caller]`), not inside leakcheck.
 #[track_caller]
 pub fn run_test<R: BodyResult>(meta: TestMeta, options: Options, mut body: impl FnMut() -> R) {
+    let mut body = || body().into_result();
+    run_measured(meta, options, &mut |config, test| {
+        run::measure(config, test, &mut body)
+    });
+}
+
+/// Measures a test's body under its settings: called only in the process that runs the body
+/// (not in a parent that only spawns the child), so an async test builds its runtime there.
+pub(crate) type Measure<'a> =
+    dyn FnMut(&Config, Option<TestId>) -> Result<Report, BodyFailure> + 'a;
+
+/// [`run_test`] for any way of running the body (plain, or on an async runtime).
+#[track_caller]
+pub(crate) fn run_measured(meta: TestMeta, options: Options, measure: &mut Measure<'_>) {
     let started = Instant::now();
     let test = TestId::of_fn(
         meta.package.unwrap_or_default(),
@@ -66,10 +82,14 @@ pub fn run_test<R: BodyResult>(meta: TestMeta, options: Options, mut body: impl 
     if !crate::alloc::is_installed() {
         panic!("{}", run::not_installed_message(Some(meta.file)));
     }
-    let mut body = || body().into_result();
     match isolate::placement(&test, config.isolate, |name| std::env::var(name).ok()) {
         Placement::InPlace => {
-            let outcome = run::measure(&config, Some(test.clone()), &mut body);
+            // No parent watches this process: the watchdog enforces the time limit.
+            let watchdog = watch_in_place(&test, &config, started);
+            let outcome = measure(&config, Some(test.clone()));
+            if let Some(watchdog) = watchdog {
+                watchdog.stop();
+            }
             let ended = match &outcome {
                 Ok(report) => Ok(report.clone()),
                 Err(failure) => Err(body_failed_message(failure)),
@@ -83,7 +103,18 @@ pub fn run_test<R: BodyResult>(meta: TestMeta, options: Options, mut body: impl 
             }
         }
         Placement::Child(result_path) => {
-            let outcome = run::measure(&config, Some(test), &mut body);
+            let hand_over = |result: &ChildResult| {
+                if let Err(e) = isolate::write_result(&result_path, result) {
+                    panic!(
+                        "leakcheck: could not hand the result to the parent test through {}: {e}",
+                        result_path.display()
+                    );
+                }
+            };
+            // Replaced by the final result: if the process ends in between, the parent knows
+            // the test ran (and did not just go unfound).
+            hand_over(&ChildResult::Started);
+            let outcome = measure(&config, Some(test));
             let result = match &outcome {
                 Ok(report) => ChildResult::Completed {
                     report: Box::new(report.clone()),
@@ -95,12 +126,7 @@ pub fn run_test<R: BodyResult>(meta: TestMeta, options: Options, mut body: impl 
                     message: message.clone(),
                 },
             };
-            if let Err(e) = isolate::write_result(&result_path, &result) {
-                panic!(
-                    "leakcheck: could not hand the result to the parent test through {}: {e}",
-                    result_path.display()
-                );
-            }
+            hand_over(&result);
             // The parent decides pass or fail and keeps the record; a panic here only keeps its
             // original location and backtrace in the relayed output.
             if let Err(BodyFailure::Panicked(payload)) = outcome {
@@ -190,30 +216,89 @@ fn child_outcome(test: &TestId, end: ChildEnd) -> Result<Report, String> {
         ChildEnd::Reported(ChildResult::Failed { message }) => {
             body_failed_message(&BodyFailure::Returned(message))
         }
+        // Read as `Vanished { started: true }` by `run_child`.
+        ChildEnd::Reported(ChildResult::Started) => format!(
+            "leakcheck: the child process running `{name}` ended before it reported a result."
+        ),
         ChildEnd::TimedOut { limit, output } => format!(
             "leakcheck: `{name}` ran longer than its time limit of {}s and its child process was \
              killed. Raise the limit with `#[leak_test(timeout = SECONDS)]` or LEAKCHECK_TIMEOUT.{}",
             limit.as_secs(),
             last_output(&output)
         ),
-        ChildEnd::Vanished { status, output } if status.success() => format!(
+        ChildEnd::Vanished {
+            status,
+            started: false,
+            output,
+        } if status.success() => format!(
             "leakcheck: the child process for `{name}` ran no test: libtest found no test named \
              exactly `{name}` in this binary. This happens under a custom test harness or when the \
              test is generated under another name; run it in place with `#[leak_test(isolate = \
              false)]` or LEAKCHECK_ISOLATE=0.{}",
             last_output(&output)
         ),
-        ChildEnd::Vanished { status, output } => format!(
-            "leakcheck: the child process running `{name}` {} before it reported a result (a \
-             crash, abort, `process::exit` or a kill in the test or the code it calls).{}",
-            isolate::describe_status(&status),
-            last_output(&output)
-        ),
+        ChildEnd::Vanished { status, output, .. } => {
+            let out_of_memory = match isolate::allocation_failure(&output) {
+                Some(line) => format!(
+                    " It ran out of memory: \"{line}\" (an allocation failed, e.g. under a \
+                     memory limit such as RLIMIT_AS or a cgroup's memory.max)."
+                ),
+                None => String::new(),
+            };
+            format!(
+                "leakcheck: the child process running `{name}` {} before it reported a result (a \
+                 crash, abort, `process::exit` or a kill in the test or the code it calls).{}{}",
+                isolate::describe_status(&status),
+                out_of_memory,
+                last_output(&output)
+            )
+        }
         ChildEnd::BadResult { error, output } => format!(
             "leakcheck: the child process for `{name}` left an unreadable result ({error}).{}",
             last_output(&output)
         ),
     })
+}
+
+/// Starts the guards of a test that runs in place: its time limit, and a failure (not a pass)
+/// if the body ends the process. Either fault is reported and recorded like a failed test, then
+/// the process exits with a failure code. `None` (with a note) if no thread can be started.
+fn watch_in_place(test: &TestId, config: &Config, started: Instant) -> Option<Watchdog> {
+    let limit = config.timeout;
+    let (test, config) = (test.clone(), config.clone());
+    let watched = test.name.clone();
+    let on_fault = move |fault| {
+        let name = &test.name;
+        let message = match fault {
+            Fault::TimedOut(limit) => format!(
+                "leakcheck: `{name}` ran longer than its time limit of {}s and its process was \
+                 ended (exit code {}). Raise the limit with `#[leak_test(timeout = SECONDS)]` or \
+                 LEAKCHECK_TIMEOUT.",
+                limit.as_secs(),
+                watchdog::EXIT_CODE
+            ),
+            Fault::Exited => format!(
+                "leakcheck: the process running `{name}` is exiting before the test reported a \
+                 result (`process::exit` in the test or the code it calls); the test fails \
+                 (exit code {}) rather than pass unchecked.",
+                watchdog::EXIT_CODE
+            ),
+        };
+        // Straight to stderr: libtest's capture of this test's output is lost when the process
+        // ends.
+        let _ = writeln!(std::io::stderr().lock(), "\n{message}");
+        save_record(&test, &config, &Err(message), started);
+    };
+    match Watchdog::start(limit, on_fault) {
+        Ok(watchdog) => Some(watchdog),
+        Err(e) => {
+            eprintln!(
+                "leakcheck: could not start the watchdog of `{watched}` ({e}); its time limit is \
+                 not enforced."
+            );
+            None
+        }
+    }
 }
 
 fn last_output(output: &str) -> String {

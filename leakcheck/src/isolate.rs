@@ -6,6 +6,9 @@
 //! for exactly this test (`--exact NAME --include-ignored --nocapture --test-threads=1`) with
 //! [`CHILD_ENV`] set, relays the child's output through `print!`/`eprint!` so that libtest
 //! captures it as usual, and reads the child's result from a file named by [`RESULT_ENV`].
+//! The relay is bounded in memory whatever the child prints (pieces of at most `MAX_PIECE`,
+//! the first `RELAY_CAP` bytes forwarded, the last `TAIL_BYTES` kept for a failure message).
+//! A test in place has no parent to enforce its time limit: see `watchdog`.
 
 use crate::report::{Report, TestId};
 use serde::{Deserialize, Serialize};
@@ -56,6 +59,10 @@ pub(crate) fn placement(
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub(crate) enum ChildResult {
+    /// The test has started: written before the body first runs and replaced by the final
+    /// result, so that a child that ends in between (`process::exit(0)` in the body) is told
+    /// apart from one where libtest found no test to run.
+    Started,
     /// The run finished and produced a report.
     Completed {
         /// The report.
@@ -86,8 +93,12 @@ pub(crate) enum ChildEnd {
     Reported(ChildResult),
     /// It ran past the time limit and was killed.
     TimedOut { limit: Duration, output: String },
-    /// It ended without writing a result.
-    Vanished { status: ExitStatus, output: String },
+    /// It ended without writing a final result; `started` tells whether the test had begun.
+    Vanished {
+        status: ExitStatus,
+        started: bool,
+        output: String,
+    },
     /// It wrote something that is not a result.
     BadResult { error: String, output: String },
 }
@@ -111,7 +122,9 @@ pub(crate) fn run_child(test: &TestId, timeout: Duration) -> io::Result<ChildEnd
         .stderr(Stdio::piped())
         .spawn()?;
 
-    let (tx, rx) = mpsc::channel();
+    // Bounded: a child that prints faster than the relay forwards is held back by the full
+    // pipe, never buffered here.
+    let (tx, rx) = mpsc::sync_channel(PIECES_IN_FLIGHT);
     let readers = [
         spawn_reader(
             child
@@ -132,41 +145,46 @@ pub(crate) fn run_child(test: &TestId, timeout: Duration) -> io::Result<ChildEnd
     ];
     let mut relay = Relay::new(&test.name);
     let deadline = Instant::now() + timeout;
-    let mut exited: Option<(ExitStatus, Instant)> = None;
+    // When the child exited or was killed; its pipes may then stay open a little longer.
+    let mut ended: Option<(ExitStatus, Instant)> = None;
     let mut timed_out = false;
+    let mut next_check = Instant::now();
     loop {
-        match rx.recv_timeout(Duration::from_millis(20)) {
-            Ok((stream, line)) => {
-                relay.line(stream, &line);
-                continue;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-        }
-        if exited.is_none() {
-            exited = child.try_wait()?.map(|status| (status, Instant::now()));
-        }
-        match exited {
+        let now = Instant::now();
+        match ended {
             // A grandchild may hold the pipes open after the child exits: stop relaying soon.
-            Some((_, at)) if at.elapsed() > OUTPUT_GRACE => break,
+            Some((_, at)) if now.duration_since(at) > OUTPUT_GRACE => break,
             Some(_) => {}
-            None if Instant::now() >= deadline => {
-                timed_out = true;
-                let _ = child.kill();
-                break;
+            // Checked on a clock, not only when the output pauses: a flood never pauses.
+            None if now >= next_check => {
+                next_check = now + POLL;
+                if let Some(status) = child.try_wait()? {
+                    ended = Some((status, now));
+                } else if now >= deadline {
+                    timed_out = true;
+                    let _ = child.kill();
+                    ended = Some((child.wait()?, now));
+                }
             }
             None => {}
         }
+        match rx.recv_timeout(POLL) {
+            Ok(piece) => relay.piece(&piece),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
     }
-    let status = match exited {
+    let status = match ended {
         Some((status, _)) => status,
         None => child.wait()?,
     };
     // Readers finish once the pipes close; do not wait on them if a grandchild holds them.
-    while let Ok((stream, line)) = rx.try_recv() {
-        relay.line(stream, &line);
+    while let Ok(piece) = rx.try_recv() {
+        relay.piece(&piece);
     }
+    drop(rx);
     drop(readers);
+    relay.finish();
 
     let output = relay.tail();
     if timed_out {
@@ -177,19 +195,39 @@ pub(crate) fn run_child(test: &TestId, timeout: Duration) -> io::Result<ChildEnd
     }
     match std::fs::read(&result_path) {
         Ok(bytes) => match serde_json::from_slice::<ChildResult>(&bytes) {
+            Ok(ChildResult::Started) => Ok(ChildEnd::Vanished {
+                status,
+                started: true,
+                output,
+            }),
             Ok(result) => Ok(ChildEnd::Reported(result)),
             Err(e) => Ok(ChildEnd::BadResult {
                 error: format!("{}: {e}", result_path.display()),
                 output,
             }),
         },
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(ChildEnd::Vanished { status, output }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(ChildEnd::Vanished {
+            status,
+            started: false,
+            output,
+        }),
         Err(e) => Err(e),
     }
 }
 
 /// After the child exits, how long its pipes may stay open before the parent stops relaying.
 const OUTPUT_GRACE: Duration = Duration::from_secs(1);
+/// How often the parent looks at the child and the clock.
+const POLL: Duration = Duration::from_millis(20);
+/// Pieces of output on their way from the pipe readers to the relay.
+const PIECES_IN_FLIGHT: usize = 64;
+/// Longest piece a reader hands over: a longer line is passed on in pieces, so that a child
+/// printing without newlines cannot make the parent buffer without bound.
+const MAX_PIECE: usize = 4 * 1024;
+/// How much of the child's output goes into the test's captured output; the rest is counted.
+const RELAY_CAP: usize = 1024 * 1024;
+/// How much of the child's last output a failure message quotes.
+const TAIL_BYTES: usize = 4 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stream {
@@ -197,71 +235,161 @@ enum Stream {
     Err,
 }
 
+/// A run of the child's output from one stream: a whole line (ending in `\n`), a part of a long
+/// line, or what was left when the stream closed.
+#[derive(Debug, PartialEq, Eq)]
+struct Piece {
+    stream: Stream,
+    bytes: Vec<u8>,
+}
+
 fn spawn_reader(
     pipe: Option<Box<dyn Read + Send>>,
     stream: Stream,
-    tx: mpsc::Sender<(Stream, Vec<u8>)>,
+    tx: mpsc::SyncSender<Piece>,
 ) -> Option<std::thread::JoinHandle<()>> {
-    let pipe = pipe?;
+    let mut pipe = pipe?;
     std::thread::Builder::new()
         .name("leakcheck-relay".into())
         .spawn(move || {
-            let mut reader = io::BufReader::new(pipe);
+            let mut splitter = Splitter::default();
+            let mut chunk = [0u8; 8 * 1024];
             loop {
-                let mut line = Vec::new();
-                match io::BufRead::read_until(&mut reader, b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if tx.send((stream, line)).is_err() {
-                            break;
-                        }
+                let n = match pipe.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                };
+                for bytes in splitter.push(&chunk[..n]) {
+                    if tx.send(Piece { stream, bytes }).is_err() {
+                        return;
                     }
                 }
+            }
+            if let Some(bytes) = splitter.finish() {
+                let _ = tx.send(Piece { stream, bytes });
             }
         })
         .ok()
 }
 
+/// Cuts a byte stream into lines of at most [`MAX_PIECE`] bytes; longer lines come out in
+/// pieces, cut between UTF-8 characters where possible.
+#[derive(Default)]
+struct Splitter {
+    pending: Vec<u8>,
+}
+
+impl Splitter {
+    fn push(&mut self, mut bytes: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        while !bytes.is_empty() {
+            let room = MAX_PIECE - self.pending.len();
+            let window = &bytes[..bytes.len().min(room)];
+            if let Some(i) = window.iter().position(|&b| b == b'\n') {
+                self.pending.extend_from_slice(&window[..=i]);
+                out.push(std::mem::take(&mut self.pending));
+                bytes = &bytes[i + 1..];
+            } else {
+                self.pending.extend_from_slice(window);
+                bytes = &bytes[window.len()..];
+                if self.pending.len() == MAX_PIECE {
+                    let cut = char_boundary(&self.pending);
+                    let rest = self.pending.split_off(cut);
+                    out.push(std::mem::replace(&mut self.pending, rest));
+                }
+            }
+        }
+        out
+    }
+
+    fn finish(self) -> Option<Vec<u8>> {
+        (!self.pending.is_empty()).then_some(self.pending)
+    }
+}
+
+/// Where to cut `bytes` so that a UTF-8 character split at its end stays whole for the next
+/// piece (invalid UTF-8 is cut anywhere).
+fn char_boundary(bytes: &[u8]) -> usize {
+    match std::str::from_utf8(bytes) {
+        Err(e) if e.error_len().is_none() && e.valid_up_to() > 0 => e.valid_up_to(),
+        _ => bytes.len(),
+    }
+}
+
 /// Forwards the child's output to this test's (captured) stdout/stderr, minus libtest's own
-/// framing lines, and keeps the last lines for failure messages.
+/// framing lines, up to [`RELAY_CAP`] bytes, and keeps the last [`TAIL_BYTES`] for failure
+/// messages.
 struct Relay {
     test_name: String,
     test_prefix: String,
-    tail: VecDeque<String>,
-    tail_bytes: usize,
+    /// Per stream (out, err): the last piece ended inside a line, so the next one continues it
+    /// and is not a line of libtest's framing.
+    mid_line: [bool; 2],
+    relayed: usize,
+    dropped: u64,
+    tail: VecDeque<u8>,
+    tail_cut: bool,
 }
-
-/// How much of the child's last output a failure message quotes.
-const TAIL_BYTES: usize = 8 * 1024;
 
 impl Relay {
     fn new(test_name: &str) -> Self {
         Relay {
             test_name: test_name.to_owned(),
             test_prefix: format!("test {test_name} ... "),
-            tail: VecDeque::new(),
-            tail_bytes: 0,
+            mid_line: [false; 2],
+            relayed: 0,
+            dropped: 0,
+            tail: VecDeque::with_capacity(TAIL_BYTES),
+            tail_cut: false,
         }
     }
 
-    fn line(&mut self, stream: Stream, raw: &[u8]) {
-        let text = String::from_utf8_lossy(raw);
-        let text = match stream {
-            Stream::Out => match self.strip_framing(&text) {
+    fn piece(&mut self, piece: &Piece) {
+        let index = usize::from(piece.stream == Stream::Err);
+        let continues = std::mem::replace(&mut self.mid_line[index], !piece.bytes.ends_with(b"\n"));
+        let text = String::from_utf8_lossy(&piece.bytes);
+        let text = match piece.stream {
+            Stream::Out if !continues => match self.strip_framing(&text) {
                 Some(kept) => kept,
                 None => return,
             },
-            Stream::Err => text.into_owned(),
+            _ => text.into_owned(),
         };
-        match stream {
+        self.keep_tail(text.as_bytes());
+        // Once output is dropped, all later output is: what is shown stays one piece.
+        if self.dropped > 0 || self.relayed + text.len() > RELAY_CAP {
+            self.dropped += text.len() as u64;
+            return;
+        }
+        self.relayed += text.len();
+        match piece.stream {
             Stream::Out => print!("{text}"),
             Stream::Err => eprint!("{text}"),
         }
-        self.tail_bytes += text.len();
-        self.tail.push_back(text);
-        while self.tail_bytes > TAIL_BYTES && self.tail.len() > 1 {
-            let dropped = self.tail.pop_front().map_or(0, |l| l.len());
-            self.tail_bytes -= dropped;
+    }
+
+    fn keep_tail(&mut self, bytes: &[u8]) {
+        let bytes = &bytes[bytes.len().saturating_sub(TAIL_BYTES)..];
+        let excess = (self.tail.len() + bytes.len()).saturating_sub(TAIL_BYTES);
+        if excess > 0 {
+            self.tail.drain(..excess);
+            self.tail_cut = true;
+        }
+        self.tail.extend(bytes);
+    }
+
+    /// Says how much output was not relayed, if any.
+    fn finish(&self) {
+        if self.dropped > 0 {
+            println!(
+                "\nleakcheck: {} more bytes of output from the child process were not shown: only \
+                 the first {} KiB are kept (a failure message quotes the last {} KiB).",
+                self.dropped,
+                RELAY_CAP / 1024,
+                TAIL_BYTES / 1024
+            );
         }
     }
 
@@ -279,9 +407,29 @@ impl Relay {
         (!framing).then(|| line.to_owned())
     }
 
-    fn tail(&self) -> String {
-        self.tail.iter().map(String::as_str).collect()
+    /// The last output, marked `[...]` in front when older output was left out.
+    fn tail(&mut self) -> String {
+        let bytes = self.tail.make_contiguous();
+        if !self.tail_cut {
+            return String::from_utf8_lossy(bytes).into_owned();
+        }
+        // Start at a character boundary, not inside one.
+        let start = bytes
+            .iter()
+            .position(|&b| b & 0b1100_0000 != 0b1000_0000)
+            .unwrap_or(bytes.len());
+        format!("[...]{}", String::from_utf8_lossy(&bytes[start..]))
     }
+}
+
+/// The line in which the Rust runtime says an allocation failed before it aborts
+/// ("memory allocation of N bytes failed"), if the output has one.
+pub(crate) fn allocation_failure(output: &str) -> Option<&str> {
+    output.lines().rev().map(str::trim).find(|line| {
+        line.strip_prefix("memory allocation of ")
+            .and_then(|rest| rest.strip_suffix(" bytes failed"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
 }
 
 fn result_path(test_name: &str) -> PathBuf {
@@ -379,6 +527,78 @@ mod tests {
             r.strip_framing("user output\n").as_deref(),
             Some("user output\n")
         );
+    }
+
+    #[test]
+    fn long_lines_are_passed_on_in_bounded_pieces() {
+        let mut s = Splitter::default();
+        assert_eq!(s.push(b"one\ntw"), vec![b"one\n".to_vec()]);
+        assert_eq!(s.push(b"o\nthr"), vec![b"two\n".to_vec()]);
+        let flood = vec![b'x'; 3 * MAX_PIECE + 10];
+        let pieces = s.push(&flood);
+        assert_eq!(pieces.len(), 3);
+        assert!(pieces.iter().all(|p| p.len() == MAX_PIECE));
+        assert_eq!(&pieces[0][..3], b"thr");
+        assert_eq!(s.finish().map(|p| p.len()), Some(3 + 10));
+        // A character split by the cap stays whole in the next piece.
+        let mut s = Splitter::default();
+        let mut text = vec![b'a'; MAX_PIECE - 1];
+        text.extend_from_slice("é\n".as_bytes());
+        let pieces = s.push(&text);
+        assert_eq!(pieces[0].len(), MAX_PIECE - 1);
+        assert_eq!(pieces[1], "é\n".as_bytes());
+    }
+
+    #[test]
+    fn relay_keeps_a_bounded_tail_and_counts_what_it_drops() {
+        let mut r = Relay::new("m::t");
+        let piece = |bytes: &[u8]| Piece {
+            stream: Stream::Err,
+            bytes: bytes.to_vec(),
+        };
+        r.piece(&piece(b"first\n"));
+        assert_eq!(r.tail(), "first\n");
+        let big = vec![b'y'; MAX_PIECE];
+        for _ in 0..RELAY_CAP / MAX_PIECE + 3 {
+            r.piece(&piece(&big));
+        }
+        r.piece(&piece(b"last words\n"));
+        assert!(r.relayed <= RELAY_CAP);
+        // "first\n" took 6 bytes of the cap, so the last of the pieces that would fill it
+        // exactly is the first one dropped.
+        assert_eq!(r.relayed, "first\n".len() + RELAY_CAP - MAX_PIECE);
+        assert_eq!(r.dropped, (4 * MAX_PIECE + "last words\n".len()) as u64);
+        let tail = r.tail();
+        assert!(tail.starts_with("[...]yyy"), "{tail}");
+        assert!(tail.ends_with("yyylast words\n"), "{tail}");
+        assert_eq!(tail.len(), "[...]".len() + TAIL_BYTES);
+    }
+
+    #[test]
+    fn libtest_framing_is_only_stripped_at_line_starts() {
+        let mut r = Relay::new("m::t");
+        let out = |bytes: &[u8]| Piece {
+            stream: Stream::Out,
+            bytes: bytes.to_vec(),
+        };
+        r.piece(&out(b"partial "));
+        r.piece(&out(b"ok\n"));
+        r.piece(&out(b"ok\n"));
+        assert_eq!(r.tail(), "partial ok\n");
+    }
+
+    #[test]
+    fn an_allocation_failure_is_found_in_the_output() {
+        let output = "some output\nmemory allocation of 1073741824 bytes failed\n";
+        assert_eq!(
+            allocation_failure(output),
+            Some("memory allocation of 1073741824 bytes failed")
+        );
+        assert_eq!(
+            allocation_failure("memory allocation of many bytes failed"),
+            None
+        );
+        assert_eq!(allocation_failure("all fine\n"), None);
     }
 
     #[cfg(unix)]

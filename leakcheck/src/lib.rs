@@ -57,9 +57,11 @@ pub mod monitor;
 pub mod record;
 mod report;
 mod run;
+mod runtime;
 pub mod simulate;
 mod snapshot;
 mod suppress;
+mod watchdog;
 
 pub use alloc::{counters, is_installed, Counters, CountingAlloc};
 pub use analyze::{CountFinding, HeapFinding, Plan, Verdict};
@@ -109,9 +111,11 @@ macro_rules! global_allocator {
 /// any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::__leak_test_requires_tokio as requires_tokio;
     pub use crate::alloc::StaticAlloc;
     pub use crate::config::{Flavor, Options, Suspicious};
     pub use crate::entry::{run_test, BodyResult, TestMeta};
+    pub use crate::runtime::run_async_test;
 }
 
 #[cfg(test)]
