@@ -12,6 +12,8 @@
 //! and `tests/ui/test_mode/` as test targets of a scratch package (`cargo build --tests`) and
 //! requires every error to land on a line marked `//~ ERROR <part of the message>`, and every
 //! marked line to get one: errors in the user's body must point at the body, not at the macro.
+//! That package has leakcheck's `tokio` feature (async pass cases); `without_the_tokio_feature`
+//! builds `tests/ui/without_tokio/` the same way against leakcheck without it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -27,8 +29,25 @@ fn ui() {
 
 #[test]
 fn test_mode() {
+    build_as_tests(
+        "macro-ui-test-mode",
+        &["tokio"],
+        &["tests/ui/pass", "tests/ui/test_mode"],
+    );
+}
+
+/// An `async fn` test without leakcheck's `tokio` feature: one error, on the `async`, naming the
+/// feature (the root package's leakcheck has the feature, so trybuild cannot show this).
+#[test]
+fn without_the_tokio_feature() {
+    build_as_tests("macro-ui-without-tokio", &[], &["tests/ui/without_tokio"]);
+}
+
+/// Builds every case in `dirs` as a test target of a scratch package `name` whose leakcheck
+/// dependency has `features`, and checks its errors against the cases' `//~ ERROR` marks.
+fn build_as_tests(name: &str, features: &[&str], dirs: &[&str]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut cases: Vec<PathBuf> = ["tests/ui/pass", "tests/ui/test_mode"]
+    let mut cases: Vec<PathBuf> = dirs
         .iter()
         .flat_map(|dir| fs::read_dir(root.join(dir)).unwrap())
         .map(|entry| entry.unwrap().path())
@@ -39,8 +58,9 @@ fn test_mode() {
     // (file, line, part of the message) of every expected error.
     let mut expected = BTreeSet::new();
     let mut manifest = format!(
-        "[package]\nname = \"macro-ui-test-mode\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
-         publish = false\n\n[dependencies]\nleakcheck = {{ path = {:?} }}\n\n[workspace]\n",
+        "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+         publish = false\n\n[dependencies]\nleakcheck = {{ path = {:?}, features = {features:?} }}\n\n\
+         [workspace]\n",
         root.join("leakcheck"),
     );
     for (i, case) in cases.iter().enumerate() {
@@ -51,7 +71,7 @@ fn test_mode() {
             }
         }
     }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("macro_ui_test_mode");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     fs::create_dir_all(dir.join("src")).unwrap();
     fs::write(dir.join("Cargo.toml"), manifest).unwrap();
     fs::write(dir.join("src/lib.rs"), "").unwrap();
@@ -66,7 +86,11 @@ fn test_mode() {
             "--message-format=json",
         ])
         .current_dir(&dir)
-        .env("CARGO_TARGET_DIR", dir.join("target"))
+        // Shared by the scratch packages: their dependencies are built once.
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("macro_ui_target"),
+        )
         .output()
         .unwrap();
 

@@ -282,12 +282,6 @@ fn check_combinations(func: &ItemFn, options: &Parsed, errors: &mut Errors) {
 
 fn check_signature(func: &ItemFn, errors: &mut Errors) {
     let sig = &func.sig;
-    if let Some(asyncness) = &sig.asyncness {
-        errors.push(syn::Error::new(
-            asyncness.span(),
-            "#[leak_test] does not support `async fn` yet; call your async code through a runtime's `block_on` inside a plain fn",
-        ));
-    }
     if !sig.inputs.is_empty() {
         errors.push(syn::Error::new_spanned(
             &sig.inputs,
@@ -360,11 +354,37 @@ fn expand(func: ItemFn, options: Parsed) -> TokenStream {
         quote_spanned!(span=> #field: &[#(#list),*],)
     });
     let line = quote_spanned!(name.span()=> ::core::line!());
+    // An `async fn` keeps its signature as an inner function, so that `?` and the return type
+    // work as written; each iteration awaits a fresh future of it on the test's runtime.
+    let (run, body, requires_tokio) = match &sig.asyncness {
+        None => (
+            quote!(run_test),
+            quote!(|| -> #ret #block),
+            TokenStream::new(),
+        ),
+        Some(asyncness) => {
+            // Outside the test function, which non-test builds delete before expanding it.
+            // leakcheck drops the error when its `tokio` feature is on.
+            let message = format!(
+                "`#[leak_test] async fn` runs on tokio, which needs leakcheck's `tokio` feature: \
+                 `leakcheck = {{ version = \"{}\", features = [\"tokio\"] }}` in [dev-dependencies]",
+                env!("CARGO_PKG_VERSION")
+            );
+            let requires = quote_spanned! {asyncness.span()=>
+                #krate::__private::requires_tokio! {
+                    ::core::compile_error! { #message }
+                }
+            };
+            let inner = quote!(#sig #block);
+            (quote!(run_async_test), quote!({ #inner #name }), requires)
+        }
+    };
     quote! {
+        #requires_tokio
         #(#attrs)*
         #[::core::prelude::v1::test]
         #vis fn #name() {
-            #krate::__private::run_test(
+            #krate::__private::#run(
                 #krate::__private::TestMeta {
                     fn_name: ::core::stringify!(#name),
                     package: ::core::option_env!("CARGO_PKG_NAME"),
@@ -380,7 +400,7 @@ fn expand(func: ItemFn, options: Parsed) -> TokenStream {
                     #(#patterns)*
                     ..#krate::__private::Options::NONE
                 },
-                || -> #ret #block,
+                #body,
             )
         }
     }

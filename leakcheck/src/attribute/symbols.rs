@@ -78,6 +78,15 @@ const MACHINERY_SYMBOLS: &[&str] = &[
     "0x",
 ];
 
+/// Module paths of an async runtime's own task machinery (spawning, scheduling, `block_on`): a
+/// spawned task's allocation is attributed to the user's `spawn` call, not to the runtime's
+/// internals, and the scheduler frames under an async test's body are left out.
+const TASK_MACHINERY: &[&str] = &[
+    "tokio::runtime::",
+    "tokio::task::spawn::",
+    "tokio::task::coop::",
+];
+
 /// Crates whose frames are the allocation path itself (skipped even when nothing else is left).
 const ALLOCATION_PATH: &[&str] = &["leakcheck", "backtrace", "alloc", "core"];
 
@@ -117,6 +126,9 @@ pub(crate) fn is_machinery(frame: &Frame) -> bool {
             .iter()
             .any(|p| frame.function.starts_with(p))
         || MACHINERY_CRATES.contains(&crate_of(&frame.function))
+        || TASK_MACHINERY
+            .iter()
+            .any(|p| frame.function.trim_start_matches('<').starts_with(p))
 }
 
 /// The user's frames, innermost first, without consecutive repeats. When the whole stack is
@@ -230,6 +242,35 @@ mod tests {
                 "my_crate::cache::insert",
                 "my_test::cache_does_not_leak::{{closure}}",
                 "my_test::cache_does_not_leak"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_spawned_tasks_allocation_is_attributed_to_the_spawn_call() {
+        let stack = [
+            frame("__rustc::__rust_alloc", 1),
+            frame("tokio::runtime::task::core::Cell<T,S>::new", 2),
+            frame("tokio::runtime::task::raw::RawTask::new", 3),
+            frame("<tokio::runtime::scheduler::Handle>::spawn", 4),
+            frame("tokio::runtime::context::current::with_current", 5),
+            frame("tokio::task::spawn::spawn_inner", 6),
+            frame("tokio::task::spawn::spawn", 7),
+            frame("my_test::leaks_a_task::leaks_a_task::{{closure}}", 20),
+            frame(
+                "tokio::runtime::scheduler::current_thread::CoreGuard::block_on::{{closure}}",
+                8,
+            ),
+            frame("my_test::leaks_a_task", 19),
+        ];
+        let (user, is_user) = user_frames(&stack);
+        assert!(is_user);
+        let user: Vec<&str> = user.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(
+            user,
+            [
+                "my_test::leaks_a_task::leaks_a_task::{{closure}}",
+                "my_test::leaks_a_task"
             ]
         );
     }
