@@ -39,6 +39,17 @@ impl Run {
         }
     }
 
+    /// A run read from nextest's output of `command` (for commands not run through this module).
+    pub fn from_nextest(command: &str, output: &str) -> Run {
+        let (outcomes, sections) = parse_nextest(output);
+        Run {
+            command: command.to_owned(),
+            output: output.to_owned(),
+            outcomes,
+            sections,
+        }
+    }
+
     /// The outcome of `test`, failing with the whole output if it did not run.
     pub fn outcome(&self, test: &str) -> Outcome {
         *self.outcomes.get(test).unwrap_or_else(|| {
@@ -168,14 +179,7 @@ fn run_once(mut command: Command, parse: fn(&str) -> Parsed) -> Arc<Run> {
         .or_default()
         .clone();
     cell.get_or_init(|| {
-        let out = command
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {key}: {e}"));
-        let output = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let output = output_of(&mut command);
         let (outcomes, sections) = parse(&output);
         Arc::new(Run {
             command: key,
@@ -187,8 +191,20 @@ fn run_once(mut command: Command, parse: fn(&str) -> Parsed) -> Arc<Run> {
     .clone()
 }
 
+/// Runs `command` to the end and returns everything it printed (stdout then stderr).
+pub fn output_of(command: &mut Command) -> String {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// `cargo` in the fixture workspace, see [`in_fixtures`].
-fn cargo() -> Command {
+pub fn cargo() -> Command {
     in_fixtures(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
@@ -285,9 +301,11 @@ fn parse_nextest(output: &str) -> Parsed {
     let mut current: Option<String> = None;
     for line in output.lines() {
         let trimmed = line.trim_start();
-        let status = ["PASS", "FAIL", "SIGABRT", "SIGSEGV", "TIMEOUT", "ABORT"]
-            .iter()
-            .find(|s| trimmed.starts_with(&format!("{s} [")));
+        let status = [
+            "PASS", "FAIL", "SIGABRT", "SIGSEGV", "SIGKILL", "TIMEOUT", "ABORT",
+        ]
+        .iter()
+        .find(|s| trimmed.starts_with(&format!("{s} [")));
         if let Some(status) = status {
             let name = trimmed.rsplit(' ').next().unwrap_or_default().to_owned();
             let outcome = if *status == "PASS" {
