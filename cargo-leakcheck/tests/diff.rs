@@ -8,7 +8,10 @@ use leakcheck::record::{
 };
 use leakcheck::{TestId, Verdict};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli;
+
+use cli::{cli, shown};
+use std::process::Output;
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic reports
@@ -531,8 +534,6 @@ fn renderings_without_a_regression() {
 // ---------------------------------------------------------------------------------------------
 // The binary
 
-const CLI: &str = env!("CARGO_BIN_EXE_cargo-leakcheck");
-
 /// The hand-made report of tests/data: four tests (passed, passed, passed, leaked) of a real run.
 fn data_report() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/report.json")
@@ -546,29 +547,6 @@ fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Runs `cargo leakcheck ARGS` in `dir`, with none of the outer environment's leakcheck or
-/// GitHub variables (the tests may themselves run in GitHub Actions).
-fn cli(dir: &Path, args: &[&str], envs: &[(&str, &Path)]) -> Output {
-    Command::new(CLI)
-        .arg("leakcheck")
-        .args(args)
-        .current_dir(dir)
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove(leakcheck::env::DIR)
-        .envs(envs.iter().map(|&(k, v)| (k, v)))
-        .output()
-        .unwrap()
-}
-
-fn shown(output: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn stdout(output: &Output) -> String {

@@ -6,9 +6,10 @@
 //! (`unshare -rm`): permissions do not stop root, a read-only file system does.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli;
 
-const CLI: &str = env!("CARGO_BIN_EXE_cargo-leakcheck");
+use cli::{cli, shown, CLI};
+use std::process::{Command, Output};
 
 /// A fresh cargo workspace of its own (`baseline` finds its root with `cargo metadata`).
 fn workspace(name: &str) -> PathBuf {
@@ -28,27 +29,6 @@ fn workspace(name: &str) -> PathBuf {
 
 fn data_report() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/report.json")
-}
-
-/// `cargo leakcheck ARGS` in `dir`, without the outer run's leakcheck or GitHub variables.
-fn cli(dir: &Path, args: &[&str]) -> Output {
-    Command::new(CLI)
-        .arg("leakcheck")
-        .args(args)
-        .current_dir(dir)
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove(leakcheck::env::DIR)
-        .output()
-        .unwrap()
-}
-
-fn shown(output: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// Asserts exit code 2 and a message on stderr with every one of `needles`.
@@ -74,17 +54,21 @@ fn a_truncated_report_is_refused_by_diff_trend_and_baseline_save_naming_it() {
     let data = data.to_str().unwrap();
     let needles = ["cut.json", "not valid JSON", "damaged or truncated"];
 
-    assert_error(&cli(&ws, &["diff", data, "cut.json"]), &needles);
-    assert_error(&cli(&ws, &["diff", "cut.json", data]), &needles);
+    assert_error(&cli(&ws, &["diff", data, "cut.json"], &[]), &needles);
+    assert_error(&cli(&ws, &["diff", "cut.json", data], &[]), &needles);
     let page = ws.join("trend.html");
     let page = page.to_str().unwrap();
     assert_error(
-        &cli(&ws, &["trend", data, "cut.json", "--out", page]),
+        &cli(&ws, &["trend", data, "cut.json", "--out", page], &[]),
         &needles,
     );
     assert!(!Path::new(page).exists(), "no page from a damaged input");
     assert_error(
-        &cli(&ws, &["baseline", "save", "main", "--from", "cut.json"]),
+        &cli(
+            &ws,
+            &["baseline", "save", "main", "--from", "cut.json"],
+            &[],
+        ),
         &needles,
     );
     assert!(!ws.join(".leakcheck/baselines/main.json").exists());
@@ -96,7 +80,7 @@ fn a_truncated_report_is_refused_by_diff_trend_and_baseline_save_naming_it() {
         &["trend", data, "whole.json", "--out", page],
         &["baseline", "save", "main", "--from", "whole.json"],
     ] {
-        let output = cli(&ws, args);
+        let output = cli(&ws, args, &[]);
         assert_eq!(
             output.status.code(),
             Some(0),

@@ -213,3 +213,37 @@ fn own_thread() {
         );
     }
 }
+
+/// A suppressed leak stays visible to CI: in the record, `report.json` and `junit.xml`.
+#[test]
+fn suppressed_items_are_kept_in_the_records() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("options-records");
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = cargo_test_with(
+        "options",
+        &["--exact", "known_file_suppressed"],
+        &[("LEAKCHECK_DIR", dir.to_str().unwrap())],
+    );
+    assert_eq!(
+        run.outcome("known_file_suppressed"),
+        Outcome::Passed,
+        "{}",
+        run.output
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let record = &report["tests"][0];
+    assert_eq!(record["outcome"], "passed", "{record:#}");
+    assert_eq!(record["figures"]["fds"], "suppressed", "{record:#}");
+    assert_eq!(record["figures"]["suppressed"], 1, "{record:#}");
+    assert_eq!(record["config"]["suppress"][0], "fds:*/controls/Cargo.toml");
+    let item = &record["report"]["suppressed"][0];
+    assert_eq!(item["resource"], "fds");
+    assert_eq!(item["pattern"], "*/controls/Cargo.toml");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("<property name=\"fds\" value=\"suppressed\"/>")
+            && junit.contains("<property name=\"suppressed\" value=\"1\"/>"),
+        "{junit}"
+    );
+}
