@@ -84,7 +84,15 @@ pub(crate) fn run_measured(meta: TestMeta, options: Options, measure: &mut Measu
     }
     match isolate::placement(&test, config.isolate, |name| std::env::var(name).ok()) {
         Placement::InPlace => {
-            // No parent watches this process: the watchdog enforces the time limit.
+            // No parent watches this process. A failed record first, replaced by the real one
+            // at the end: if a crash or a kill ends the process in between, the run still has a
+            // record of this test that says so. The watchdog enforces the time limit.
+            let crashed = format!(
+                "leakcheck: the process running `{}` ended before the test reported a result: \
+                 it crashed, aborted or was killed (the test runner's output says how)",
+                test.name
+            );
+            save_record(&test, &config, &Err(crashed), started);
             let watchdog = watch_in_place(&test, &config, started);
             let outcome = measure(&config, Some(test.clone()));
             if let Some(watchdog) = watchdog {

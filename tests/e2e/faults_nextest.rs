@@ -1,11 +1,31 @@
 //! Under `cargo nextest run` a leak test runs in place, with no parent process to watch it: its
 //! time limit is enforced by a watchdog, and a body that ends the process fails the test.
 
-use crate::fixture::{nextest, Outcome, Run};
+use crate::fixture::{nextest_with, Outcome, Run};
+use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The run's records, in a directory of its own.
+fn records() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("faults-nextest-records")
+}
+
 fn run() -> Arc<Run> {
-    nextest(&["failures"])
+    let dir = records();
+    nextest_with(&["failures"], &[("LEAKCHECK_DIR", dir.to_str().unwrap())])
+}
+
+/// The record of `test` in the run's report.json.
+fn record_of(test: &str) -> serde_json::Value {
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(records().join("report.json")).unwrap()).unwrap();
+    report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["test"]["name"] == test)
+        .unwrap_or_else(|| panic!("no record of `{test}` in {report:#}"))
+        .clone()
 }
 
 #[test]
@@ -65,7 +85,23 @@ fn under_nextest_crashes_fail_with_their_signal_and_last_output() {
             "{}",
             run.section(test)
         );
+        // The crash left no verdict, but the run keeps a record that says the test ended early.
+        let record = record_of(test);
+        assert_eq!(record["outcome"], "failed", "{record:#}");
+        assert!(
+            record["message"]
+                .as_str()
+                .unwrap()
+                .contains("ended before the test reported a result"),
+            "{record:#}"
+        );
     }
+    // A test that ends normally replaces that first record with its own.
+    let record = record_of("body_returns_err");
+    assert!(
+        record["message"].as_str().unwrap().contains("bad input"),
+        "{record:#}"
+    );
     // A test that runs to its end is not touched by the guards.
     assert_eq!(run.outcome("runs_under_another_name"), Outcome::Passed);
     assert!(run

@@ -146,7 +146,13 @@ pub fn cargo_test_with(binary: &str, args: &[&str], envs: &[(&str, &str)]) -> Ar
 
 /// Runs `cargo nextest run --test BINARY...` on the fixture crate, once per process.
 pub fn nextest(binaries: &[&str]) -> Arc<Run> {
+    nextest_with(binaries, &[])
+}
+
+/// [`nextest`] with extra environment variables for the fixture's tests.
+pub fn nextest_with(binaries: &[&str], envs: &[(&str, &str)]) -> Arc<Run> {
     let mut command = cargo();
+    command.envs(envs.iter().copied());
     command.args([
         "nextest",
         "run",
