@@ -483,7 +483,7 @@ struct Decided {
 }
 
 /// Which resources a run judges (or, in [`Decided::leaking`], which were found leaking).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Judged {
     heap: bool,
     threads: bool,
@@ -509,12 +509,7 @@ impl Decided {
             threads: None,
             fds: None,
             tasks: None,
-            leaking: Judged {
-                heap: false,
-                threads: false,
-                fds: false,
-                tasks: false,
-            },
+            leaking: Judged::default(),
         }
     }
 

@@ -57,32 +57,7 @@ pub struct ConfigFile {
     pub suspicious: Option<String>,
     /// Known leaks.
     #[serde(default)]
-    pub suppress: FileSuppressions,
-}
-
-/// The `[suppress]` table.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileSuppressions {
-    /// Thread-name patterns.
-    #[serde(default)]
-    pub threads: Vec<String>,
-    /// Fd-target patterns.
-    #[serde(default)]
-    pub fds: Vec<String>,
-    /// Function patterns.
-    #[serde(default)]
-    pub heap: Vec<String>,
-}
-
-impl From<FileSuppressions> for Suppressions {
-    fn from(f: FileSuppressions) -> Self {
-        Suppressions {
-            threads: f.threads,
-            fds: f.fds,
-            heap: f.heap,
-        }
-    }
+    pub suppress: Suppressions,
 }
 
 impl ConfigFile {

@@ -99,8 +99,10 @@ pub enum Flavor {
 }
 
 /// Patterns of leaks that are known and accepted; a match is still listed in the report, as
-/// suppressed. `*` matches any run of characters, `?` one character.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// suppressed. `*` matches any run of characters, `?` one character. Also the `[suppress]`
+/// table of `leakcheck.toml`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Suppressions {
     /// Thread names.
     pub threads: Vec<String>,
@@ -403,7 +405,7 @@ impl Config {
             fds: patterns(env::SUPPRESS_FDS),
             heap: patterns(env::SUPPRESS_HEAP),
         });
-        suppress.extend(f.suppress.clone().into());
+        suppress.extend(f.suppress.clone());
 
         let config = Config {
             iterations,
