@@ -1,5 +1,5 @@
 //! Detection latency and false alerts of the monitor's detector, on simulated streams with a
-//! deterministic clock (see `leakcheck::monitor::streams`): the numbers are seconds of
+//! deterministic clock (see `leakcheck_monitor::streams`): the numbers are seconds of
 //! simulated time, identical on every machine and every run.
 //!
 //! - **Latency**: for leaks from 2 KiB/min to 64 MiB/min of heap, under no noise, churn and
@@ -14,9 +14,9 @@
 //!
 //! Run with `cargo bench --bench monitor_detection`.
 
-use leakcheck::monitor::detect::{amount, DetectConfig};
-use leakcheck::monitor::streams::{drive, Noise, Pattern, Stream};
-use leakcheck::monitor::Resource;
+use leakcheck_monitor::detect::{amount, DetectConfig};
+use leakcheck_monitor::streams::{drive, Noise, Pattern, Stream};
+use leakcheck_monitor::Resource;
 
 const KIB: f64 = 1024.0;
 const MIB: f64 = 1024.0 * 1024.0;

@@ -34,10 +34,10 @@
 //! Run with `cargo bench --bench monitor_overhead`.
 
 use criterion::Criterion;
-use leakcheck::monitor::detect::{DetectConfig, Detector};
-use leakcheck::monitor::sampler::{Monitor, MonitorConfig};
-use leakcheck::monitor::source::{Source, ThisProcess};
-use leakcheck::monitor::Resource;
+use leakcheck_monitor::detect::{DetectConfig, Detector};
+use leakcheck_monitor::sampler::{Monitor, MonitorConfig};
+use leakcheck_monitor::source::{Source, ThisProcess};
+use leakcheck_monitor::Resource;
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -144,7 +144,7 @@ impl Tick {
         let config = DetectConfig::default();
         Tick {
             source: ThisProcess::new(),
-            detectors: Resource::ALL
+            detectors: Resource::MONITOR
                 .iter()
                 .map(|&r| Detector::new(r, &config))
                 .collect(),
@@ -157,7 +157,7 @@ impl Tick {
         let sample = self.source.sample(self.now);
         let mut statuses = Vec::with_capacity(4);
         for d in &mut self.detectors {
-            if let Some(v) = d.resource().value(&sample) {
+            if let Some(v) = sample.value(d.resource()) {
                 d.observe(self.now, v);
                 statuses.push(d.status());
             }

@@ -10,11 +10,11 @@
 //! source pauses once the leak is well established, while the test checks Alertmanager, and
 //! resumes for the leak to stop and the alert to resolve. Waits are bounded polls.
 
-use leakcheck::monitor::alert::WebhookSink;
-use leakcheck::monitor::sampler::{Monitor, MonitorConfig};
-use leakcheck::monitor::source::Source;
-use leakcheck::monitor::streams::{Pattern, Stream, Values};
-use leakcheck::monitor::{Alert, Resource, Sample};
+use leakcheck_monitor::alert::WebhookSink;
+use leakcheck_monitor::sampler::{Monitor, MonitorConfig};
+use leakcheck_monitor::source::Source;
+use leakcheck_monitor::streams::{Pattern, Stream, Values};
+use leakcheck_monitor::{Alert, Resource, Sample};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

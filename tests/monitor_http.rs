@@ -10,9 +10,9 @@
 #[path = "browser/mod.rs"]
 mod browser;
 
-use leakcheck::monitor::render;
-use leakcheck::monitor::serve::{Server, ServerConfig, View};
-use leakcheck::monitor::{Resource, ResourceStatus, Sample, State, Status};
+use leakcheck_monitor::render;
+use leakcheck_monitor::serve::{Server, ServerConfig, View};
+use leakcheck_monitor::{Resource, ResourceStatus, Sample, State, Status};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};

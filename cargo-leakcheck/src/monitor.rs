@@ -12,11 +12,11 @@
 //! core ([`Monitor::watch`] on an [`OtherProcess`]) to watch a pid.
 
 use crate::{CliError, EXIT_ERROR, EXIT_OK};
-use leakcheck::monitor::alert::WebhookSink;
-use leakcheck::monitor::sampler::{Monitor, MonitorConfig};
-use leakcheck::monitor::serve::{Server, ServerConfig, View};
-use leakcheck::monitor::source::OtherProcess;
-use leakcheck::monitor::{State, Status};
+use leakcheck_monitor::alert::WebhookSink;
+use leakcheck_monitor::sampler::{Monitor, MonitorConfig};
+use leakcheck_monitor::serve::{Server, ServerConfig, View};
+use leakcheck_monitor::source::OtherProcess;
+use leakcheck_monitor::{State, Status};
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::process::{Child, Command, ExitStatus};
@@ -48,7 +48,7 @@ pub struct MonitorArgs {
     #[arg(long, value_name = "PORT")]
     pub port: u16,
     /// The address to listen on. Loopback by default: expose it on purpose, not by accident.
-    #[arg(long, value_name = "ADDR", default_value = leakcheck::monitor::serve::DEFAULT_BIND)]
+    #[arg(long, value_name = "ADDR", default_value = leakcheck_monitor::serve::DEFAULT_BIND)]
     pub bind: IpAddr,
     /// Time between samples, as `500ms`, `2s`, `1m` (default: the monitor's).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]

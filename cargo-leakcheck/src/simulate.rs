@@ -1,4 +1,4 @@
-//! `cargo leakcheck simulate`: runs the simulation catalogue (`leakcheck::simulate`) through the
+//! `cargo leakcheck simulate`: runs the simulation [`catalogue`] through the
 //! real harness, each case run in a process of its own, and measures how often the verdict is
 //! right.
 //!
@@ -15,8 +15,8 @@
 //! both rates, and fails the command.
 
 use crate::{CliError, EXIT_FAILED, EXIT_OK};
+use catalogue::{Kind, Params};
 use children::{End, Finished, Job};
-use leakcheck::simulate::{self, Kind, Params};
 use leakcheck::{Report, Verdict};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -24,6 +24,7 @@ use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+pub mod catalogue;
 mod children;
 
 pub use children::CASE_COMMAND;
@@ -126,7 +127,7 @@ pub struct CaseArgs {
 
 /// Checks one case in this process and writes its report: the child's side of `simulate`.
 pub fn run_case(args: &CaseArgs) -> Result<i32, CliError> {
-    let case = simulate::find(&args.case)
+    let case = catalogue::find(&args.case)
         .ok_or_else(|| CliError(format!("no simulated case is called `{}`", args.case)))?;
     let params = case.params(args.seed);
     let report = leakcheck::Check::new()
@@ -413,7 +414,7 @@ pub fn run(args: &SimulateArgs) -> Result<i32, CliError> {
         Some(LeakType(kinds)) => kinds.clone(),
         None => Kind::ALL.to_vec(),
     };
-    let cases: Vec<_> = simulate::catalogue()
+    let cases: Vec<_> = catalogue::catalogue()
         .into_iter()
         .filter(|c| kinds.contains(&c.kind))
         .collect();

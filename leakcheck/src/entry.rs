@@ -79,7 +79,7 @@ pub(crate) fn run_measured(meta: TestMeta, options: Options, measure: &mut Measu
         Ok(config) => config,
         Err(e) => panic!("{e}"),
     };
-    if !crate::alloc::is_installed() {
+    if !leakcheck_alloc::is_installed() {
         panic!("{}", run::not_installed_message(Some(meta.file)));
     }
     match isolate::placement(&test, config.isolate, |name| std::env::var(name).ok()) {

@@ -45,74 +45,37 @@
 //! How verdicts are reached, the options and the environment variables are described in the
 //! README of the repository.
 
-mod alloc;
 mod analyze;
 mod attribute;
 mod config;
 mod entry;
 mod isolate;
 pub mod junit;
-#[cfg(feature = "monitor")]
-pub mod monitor;
 pub mod record;
 mod report;
 mod run;
 mod runtime;
-pub mod simulate;
 mod snapshot;
 mod suppress;
 mod watchdog;
 
-pub use alloc::{counters, is_installed, Counters, CountingAlloc};
 pub use analyze::{CountFinding, HeapFinding, Plan, Verdict};
 pub use config::{
     env, Config, ConfigError, ConfigFile, Flavor, Options, Suppressions, Suspicious,
     CONFIG_FILE_NAME,
 };
+pub use leakcheck_alloc::{counters, global_allocator, is_installed, Counters, CountingAlloc};
 pub use leakcheck_macros::leak_test;
+pub use leakcheck_probe::{FdInfo, FdKind, Frame, Resource, ThreadInfo};
 pub use report::{BudgetBreach, Report, SuppressedItem, TestId};
 pub use run::Check;
-pub use snapshot::{FdInfo, FdKind, Sample, ThreadInfo};
+pub use snapshot::Sample;
 
-/// Installs the counting allocator as this binary's global allocator.
-///
-/// `global_allocator!()` counts over [`std::alloc::System`]; `global_allocator!(EXPR)` counts
-/// over any other [`GlobalAlloc`](std::alloc::GlobalAlloc) value, such as a jemalloc or mimalloc
-/// instance or a `static` of your own (reached through one indirect call).
-///
-/// ```
-/// leakcheck::global_allocator!();
-/// # fn main() { assert!(leakcheck::is_installed()); }
-/// ```
-///
-/// ```
-/// struct MyAlloc;
-/// unsafe impl std::alloc::GlobalAlloc for MyAlloc {
-///     unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 { unsafe { std::alloc::System.alloc(l) } }
-///     unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) { unsafe { std::alloc::System.dealloc(p, l) } }
-/// }
-/// leakcheck::global_allocator!(MyAlloc);
-/// # fn main() { assert!(leakcheck::is_installed()); }
-/// ```
-#[macro_export]
-macro_rules! global_allocator {
-    () => {
-        #[global_allocator]
-        static LEAKCHECK_GLOBAL_ALLOCATOR: $crate::CountingAlloc = $crate::CountingAlloc::system();
-    };
-    ($inner:expr $(,)?) => {
-        #[global_allocator]
-        static LEAKCHECK_GLOBAL_ALLOCATOR: $crate::CountingAlloc<$crate::__private::StaticAlloc> =
-            $crate::CountingAlloc::new($crate::__private::StaticAlloc(&$inner));
-    };
-}
-
-/// What `#[leak_test]` and `global_allocator!` expand to. Not a public API: it may change in
+/// What `#[leak_test]` expands to. Not a public API: it may change in
 /// any release.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::__leak_test_requires_tokio as requires_tokio;
-    pub use crate::alloc::StaticAlloc;
     pub use crate::config::{Flavor, Options, Suspicious};
     pub use crate::entry::{run_test, BodyResult, TestMeta};
     pub use crate::runtime::run_async_test;

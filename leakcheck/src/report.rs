@@ -5,7 +5,8 @@
 
 use crate::analyze::{CountFinding, HeapFinding, Verdict};
 use crate::attribute::Attribution;
-use crate::snapshot::{FdInfo, FdKind, Sample, ThreadInfo};
+use crate::snapshot::Sample;
+use leakcheck_probe::{FdInfo, FdKind, ThreadInfo};
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write as _};
 

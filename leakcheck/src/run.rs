@@ -6,7 +6,6 @@
 //! and the detailed listings of threads and fds (which allocate) are taken before the baseline and
 //! after the last snapshot only.
 
-use crate::alloc;
 use crate::analyze::{self, Assessment, CountFinding, HeapFinding, Plan, Verdict};
 use crate::attribute;
 use crate::config::{Config, ConfigError, Options, Suspicious};
@@ -201,7 +200,7 @@ impl Check {
     /// returned.
     pub fn try_run<E>(&self, mut body: impl FnMut() -> Result<(), E>) -> Result<Report, E> {
         let config = self.config().unwrap_or_else(|e| panic!("{e}"));
-        if !alloc::is_installed() {
+        if !leakcheck_alloc::is_installed() {
             panic!("{}", not_installed_message(None));
         }
         let mut error = None;
@@ -291,11 +290,11 @@ pub(crate) fn measure_on(
         max: config.max_iterations,
     };
     let mut run_once = || -> Result<(u64, u64, u64), BodyFailure> {
-        let before = alloc::counters();
+        let before = leakcheck_alloc::counters();
         let start = Instant::now();
         let result = catch_unwind(AssertUnwindSafe(&mut *body));
         let nanos = start.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
-        let after = alloc::counters();
+        let after = leakcheck_alloc::counters();
         match result {
             Ok(Ok(())) => Ok((
                 after.allocations.wrapping_sub(before.allocations),
@@ -318,7 +317,7 @@ pub(crate) fn measure_on(
     let threads_before = snapshot::threads();
     let fds_before = snapshot::fds();
     let mut samples: Vec<Sample> = Vec::with_capacity(plan.max + 1);
-    let heap0 = alloc::counters();
+    let heap0 = leakcheck_alloc::counters();
     samples.push(Sample {
         live_bytes: heap0.live_bytes(),
         live_blocks: heap0.live_blocks(),
@@ -341,7 +340,7 @@ pub(crate) fn measure_on(
             let (allocations, bytes_allocated, body_nanos) = run_once()?;
             let last = samples.last().copied().unwrap_or_default();
             let now = settle(decided.settle_target(&last), config.settle, runtime);
-            let heap = alloc::counters();
+            let heap = leakcheck_alloc::counters();
             samples.push(Sample {
                 live_bytes: heap.live_bytes(),
                 live_blocks: heap.live_blocks(),
@@ -388,7 +387,7 @@ pub(crate) fn measure_on(
         .into_iter()
         .filter(|f| !fds_before.contains(f))
         .collect();
-    attribute::describe_sockets(&mut new_fds);
+    snapshot::describe_sockets(&mut new_fds);
     let attribution = traced.map(|(traced, harness_tid)| {
         let survivors_of = usize::from(attribute::TRACED_ITERATIONS - 1);
         let attribution = attribute::sites(

@@ -159,8 +159,8 @@ mod with_tokio {
     #[cfg(test)]
     mod tests {
         use super::*;
-        use crate::alloc::this_thread_allocations;
         use crate::run::Runtime;
+        use leakcheck_alloc::thread_allocations as this_thread_allocations;
 
         fn runtime(flavor: Flavor) -> TokioRuntime {
             TokioRuntime::new(&Config {

@@ -7,7 +7,7 @@
 //! deadline, and kills a child that is still running then. Waiting is always on the channel, with
 //! a timeout, never a sleep.
 
-use leakcheck::simulate::Case;
+use super::catalogue::Case;
 use leakcheck::Report;
 use std::collections::HashMap;
 use std::fs::File;

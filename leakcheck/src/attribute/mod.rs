@@ -8,13 +8,9 @@
 //! ([`symbols`]), trimmed to the user's frames and fingerprinted. Threads and fds that outlived
 //! the run get their details here too: what a thread waits in, what a socket is bound to.
 
-pub(crate) mod sockets;
-pub(crate) mod symbols;
 pub(crate) mod tracer;
 
-pub use symbols::Frame;
-
-use crate::snapshot::{FdInfo, FdKind, ThreadInfo};
+use leakcheck_probe::{symbols, Frame, ThreadInfo};
 use serde::{Deserialize, Serialize};
 
 /// Traced iterations run after a suspected leak. Blocks from all but the last that are still
@@ -188,19 +184,6 @@ pub(crate) fn spawn_sites(threads: &mut [ThreadInfo], attribution: &Attribution)
     if let [only] = spawns.as_slice() {
         for t in threads.iter_mut() {
             t.spawned_at = only.frames.first().cloned();
-        }
-    }
-}
-
-/// Adds what each socket is (protocol, addresses, state) to fds that are sockets.
-pub(crate) fn describe_sockets(fds: &mut [FdInfo]) {
-    if !fds.iter().any(|f| f.kind == FdKind::Socket) {
-        return;
-    }
-    let table = sockets::table();
-    for fd in fds.iter_mut().filter(|f| f.kind == FdKind::Socket) {
-        if let Some(socket) = sockets::inode_of(&fd.target).and_then(|inode| table.get(&inode)) {
-            fd.detail = Some(socket.describe());
         }
     }
 }

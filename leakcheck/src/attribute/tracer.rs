@@ -2,19 +2,19 @@
 //! backtrace and the iteration it was made in; a free forgets it. What is still recorded at the
 //! end, from an iteration that was followed by another, survived: those are the leak candidates.
 //!
-//! It runs inside the global allocator, so:
+//! It runs inside the global allocator, as the allocator's [`Hooks`], so:
 //! * it never allocates through it: its tables come from [`System`] directly, once, and are
 //!   outside the counted totals;
-//! * a thread-local guard skips allocations made by the tracer itself (the unwinder, or anything
-//!   it calls) instead of recursing;
+//! * allocations made by the tracer itself (the unwinder, or anything it calls) are not passed
+//!   to it again: the allocator never re-enters a hook;
 //! * the backtrace is taken before the table's lock and without the backtrace crate's own lock
 //!   (`trace_unsynchronized`; the Linux unwinder is thread-safe), so no lock is ever held while
 //!   another is taken, and a body whose threads allocate concurrently cannot deadlock it;
 //! * memory is bounded: at most [`MAX_LIVE`] tracked blocks and [`MAX_STACKS`] distinct stacks;
 //!   past that, allocations go unrecorded and the report says so.
 
+use leakcheck_alloc::Hooks;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
@@ -31,33 +31,29 @@ pub const MAX_FRAMES: usize = 48;
 const LIVE_SLOTS: usize = MAX_LIVE * 2;
 const STACK_SLOTS: usize = MAX_STACKS * 2;
 
-thread_local! {
-    /// Set while this thread is inside the tracer: its own allocations are not traced.
-    static INSIDE: Cell<bool> = const { Cell::new(false) };
+/// What the counting allocator calls while tracing.
+static HOOKS: Hooks = Hooks::new(on_alloc, on_free);
+
+/// A new block: record its stack.
+#[inline(never)]
+fn on_alloc(ptr: *mut u8, size: usize) {
+    let stack = capture();
+    let tid = current_tid();
+    with_tables(|t| t.insert(ptr as usize, size, &stack, tid));
 }
 
-/// Called by the counting allocator for a new block while tracing.
+/// A block about to be freed (or reallocated): forget it. Called before the block is released,
+/// so that another thread cannot be handed the same address and record it first.
 #[inline(never)]
-pub(crate) fn on_alloc(ptr: *mut u8, size: usize) {
-    guarded(|| {
-        let stack = capture();
-        let tid = current_tid();
-        with_tables(|t| t.insert(ptr as usize, size, &stack, tid));
-    });
-}
-
-/// Called by the counting allocator before a block is freed (or reallocated) while tracing:
-/// before, so that another thread cannot be handed the same address and record it first.
-#[inline(never)]
-pub(crate) fn on_free(ptr: *mut u8) {
-    guarded(|| with_tables(|t| t.remove(ptr as usize)));
+fn on_free(ptr: *mut u8) {
+    with_tables(|t| t.remove(ptr as usize));
 }
 
 /// Starts tracing, tagging allocations with iteration 0. Forgets anything left from before.
 pub(crate) fn start() {
     with_tables(Tables::clear);
     ITERATION.store(0, Ordering::Relaxed);
-    crate::alloc::set_tracing(true);
+    leakcheck_alloc::install_hooks(&HOOKS);
 }
 
 /// Tags the allocations from now on with `iteration`.
@@ -90,26 +86,24 @@ pub(crate) struct Traced {
 
 /// Stops tracing and collects the blocks allocated in iterations `< last` that are still alive.
 pub(crate) fn stop(last: u8) -> Traced {
-    crate::alloc::set_tracing(false);
-    // Collect under the lock into System-allocated scratch first; build the Rust values after,
-    // outside the lock (they allocate through the counting allocator, which is fine now).
+    leakcheck_alloc::remove_hooks();
+    // Copy what is needed under the lock; group it after, outside the lock. With the hooks
+    // removed, these allocations are counted but no longer traced.
     let mut raw: Vec<(u32, u64, u32)> = Vec::new(); // (stack, bytes, tid)
     let mut stacks: Vec<Vec<usize>> = Vec::new();
     let mut dropped = 0;
-    guarded(|| {
-        with_tables(|t| {
-            dropped = t.dropped;
-            let mut out = Vec::new();
-            for e in t.live.iter().filter(|e| e.ptr != 0 && e.iteration < last) {
-                out.push((e.stack, e.size as u64, e.tid));
-            }
-            let frames: Vec<Vec<usize>> = (0..t.stack_count)
-                .map(|i| t.stack_frames(i as u32).to_vec())
-                .collect();
-            t.clear();
-            raw = out;
-            stacks = frames;
-        })
+    with_tables(|t| {
+        dropped = t.dropped;
+        let mut out = Vec::new();
+        for e in t.live.iter().filter(|e| e.ptr != 0 && e.iteration < last) {
+            out.push((e.stack, e.size as u64, e.tid));
+        }
+        let frames: Vec<Vec<usize>> = (0..t.stack_count)
+            .map(|i| t.stack_frames(i as u32).to_vec())
+            .collect();
+        t.clear();
+        raw = out;
+        stacks = frames;
     });
     let mut groups: Vec<Survivors> = Vec::new();
     let mut index: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
@@ -134,21 +128,13 @@ pub(crate) fn stop(last: u8) -> Traced {
     Traced { groups, dropped }
 }
 
-/// Runs `f` unless this thread is already inside the tracer.
-fn guarded(f: impl FnOnce()) {
-    if INSIDE.with(|inside| inside.replace(true)) {
-        return;
-    }
-    f();
-    INSIDE.with(|inside| inside.set(false));
-}
-
 fn capture() -> Frames {
     let mut frames = Frames {
         ips: [0; MAX_FRAMES],
         len: 0,
     };
-    // SAFETY: the callback only writes into `frames`; no allocation through the tracer (guarded).
+    // SAFETY: the callback only writes into `frames`; what the unwinder allocates is not traced
+    // (the allocator does not re-enter its hooks).
     unsafe {
         backtrace::trace_unsynchronized(|frame| {
             frames.ips[frames.len] = frame.ip() as usize;

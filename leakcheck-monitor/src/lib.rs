@@ -1,4 +1,4 @@
-//! The production leak monitor (feature `monitor`): a background sampler of the live heap,
+//! The production leak monitor: a background sampler of the live heap,
 //! allocation rate, RSS, threads and fds, online trend detection per resource, alerts when a
 //! resource starts leaking (and when it stops), and renderers for Prometheus, JSON and a
 //! dashboard, with an optional small HTTP endpoint.
@@ -17,7 +17,9 @@
 //! The types shared by the stages are defined here.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
+
+pub use leakcheck_alloc::global_allocator;
+pub use leakcheck_probe::Resource;
 
 pub mod alert;
 pub mod dashboard;
@@ -50,53 +52,17 @@ pub struct Sample {
     pub fds: Option<u32>,
 }
 
-/// A resource the monitor judges.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Resource {
-    /// Live heap bytes.
-    Heap,
-    /// Resident set size.
-    Rss,
-    /// Live threads.
-    Threads,
-    /// Open file descriptors.
-    Fds,
-}
-
-impl Resource {
-    /// Every resource, in display order.
-    pub const ALL: [Resource; 4] = [
-        Resource::Heap,
-        Resource::Rss,
-        Resource::Threads,
-        Resource::Fds,
-    ];
-
-    /// The snake_case name used in JSON, metrics labels and alerts.
-    pub fn name(self) -> &'static str {
-        match self {
-            Resource::Heap => "heap",
-            Resource::Rss => "rss",
-            Resource::Threads => "threads",
-            Resource::Fds => "fds",
+impl Sample {
+    /// The value of `resource` in this sample, as a number; `None` where it was not observed
+    /// and for resources the monitor does not sample (tasks).
+    pub fn value(&self, resource: Resource) -> Option<f64> {
+        match resource {
+            Resource::Heap => self.heap_bytes.map(|v| v as f64),
+            Resource::Rss => self.rss_bytes.map(|v| v as f64),
+            Resource::Threads => self.threads.map(f64::from),
+            Resource::Fds => self.fds.map(f64::from),
+            _ => None,
         }
-    }
-
-    /// This resource's value in `sample`, as a number.
-    pub fn value(self, sample: &Sample) -> Option<f64> {
-        match self {
-            Resource::Heap => sample.heap_bytes.map(|v| v as f64),
-            Resource::Rss => sample.rss_bytes.map(|v| v as f64),
-            Resource::Threads => sample.threads.map(f64::from),
-            Resource::Fds => sample.fds.map(f64::from),
-        }
-    }
-}
-
-impl fmt::Display for Resource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -170,3 +136,5 @@ pub struct Alert {
     /// The process watched.
     pub pid: u32,
 }
+#[cfg(test)]
+global_allocator!();

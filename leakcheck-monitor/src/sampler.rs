@@ -3,9 +3,9 @@
 //! state is shared with any number of [`MonitorHandle`]s (the HTTP endpoint holds one).
 //!
 //! ```no_run
-//! leakcheck::global_allocator!();
+//! leakcheck_monitor::global_allocator!();
 //!
-//! use leakcheck::monitor::sampler::{Monitor, MonitorConfig};
+//! use leakcheck_monitor::sampler::{Monitor, MonitorConfig};
 //! use std::time::Duration;
 //!
 //! fn main() -> std::io::Result<()> {
@@ -281,7 +281,7 @@ pub struct Monitor {
 
 impl Monitor {
     /// Starts monitoring this process. The heap is observed when the counting allocator is the
-    /// global allocator (`leakcheck::global_allocator!()`); RSS, threads and fds always (Linux).
+    /// global allocator (`leakcheck_monitor::global_allocator!()`); RSS, threads and fds always (Linux).
     pub fn start(config: MonitorConfig) -> io::Result<Monitor> {
         Monitor::spawn(
             Box::new(ThisProcess::new()),
@@ -323,7 +323,7 @@ impl Monitor {
             limits,
             sinks,
         };
-        let detectors = Resource::ALL
+        let detectors = Resource::MONITOR
             .iter()
             .map(|&r| {
                 let mut d = Detector::new(r, &settings.detect);
@@ -341,7 +341,7 @@ impl Monitor {
                     pid: settings.pid,
                     ..Status::default()
                 },
-                firing: Vec::with_capacity(Resource::ALL.len()),
+                firing: Vec::with_capacity(Resource::MONITOR.len()),
                 error: None,
             }),
             wake: Condvar::new(),
@@ -463,7 +463,7 @@ impl Sampler {
         self.taken += 1;
         let mut resources = Vec::with_capacity(self.detectors.len());
         for detector in &mut self.detectors {
-            if let Some(value) = detector.resource().value(&sample) {
+            if let Some(value) = sample.value(detector.resource()) {
                 detector.observe(now_ms, value);
                 resources.push(detector.status());
             }

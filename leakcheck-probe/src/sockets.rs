@@ -1,6 +1,7 @@
 //! What a `socket:[inode]` is: protocol, local and remote address and state, from the kernel's
 //! socket tables in `/proc/self/net/{tcp,tcp6,udp,udp6,unix}`.
 
+use crate::{FdInfo, FdKind};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -146,6 +147,20 @@ fn parse_unix(text: &str) -> Vec<(u64, Socket)> {
             ))
         })
         .collect()
+}
+
+/// Adds what each socket is (protocol, addresses, state) to the fds that are sockets, e.g.
+/// `tcp 127.0.0.1:8080 (listening)` in [`FdInfo::detail`]. Reads the kernel's socket tables once.
+pub fn describe_sockets(fds: &mut [FdInfo]) {
+    if !fds.iter().any(|f| f.kind == FdKind::Socket) {
+        return;
+    }
+    let table = table();
+    for fd in fds.iter_mut().filter(|f| f.kind == FdKind::Socket) {
+        if let Some(socket) = inode_of(&fd.target).and_then(|inode| table.get(&inode)) {
+            fd.detail = Some(socket.describe());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -33,10 +33,10 @@
 //! mount them instead of running this one.
 //!
 //! ```no_run
-//! leakcheck::global_allocator!();
+//! leakcheck_monitor::global_allocator!();
 //!
-//! use leakcheck::monitor::sampler::{Monitor, MonitorConfig};
-//! use leakcheck::monitor::serve::{Server, DEFAULT_BIND};
+//! use leakcheck_monitor::sampler::{Monitor, MonitorConfig};
+//! use leakcheck_monitor::serve::{Server, DEFAULT_BIND};
 //!
 //! fn main() -> std::io::Result<()> {
 //!     let monitor = Monitor::start(MonitorConfig::new().log_alerts())?;
@@ -225,7 +225,7 @@ pub fn route(view: &dyn View, path: &str) -> Response {
 /// A running endpoint. Stops on [`stop`](Server::stop) or when dropped.
 ///
 /// ```no_run
-/// use leakcheck::monitor::serve::{Server, View, DEFAULT_BIND};
+/// use leakcheck_monitor::serve::{Server, View, DEFAULT_BIND};
 /// # fn demo(view: impl View) -> std::io::Result<()> {
 /// let server = Server::bind((DEFAULT_BIND, 9464), view)?;
 /// println!("metrics at http://{}/metrics", server.local_addr());

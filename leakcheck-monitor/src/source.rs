@@ -34,7 +34,7 @@ impl ThisProcess {
     /// (without it the heap is not observed: `heap_bytes` and `allocations_total` are `None`).
     pub fn new() -> Self {
         ThisProcess {
-            counting: crate::alloc::is_installed(),
+            counting: leakcheck_alloc::is_installed(),
             pid: std::process::id(),
         }
     }
@@ -53,15 +53,15 @@ impl Default for ThisProcess {
 
 impl Source for ThisProcess {
     fn sample(&mut self, now_unix_ms: u64) -> Sample {
-        let counters = self.counting.then(crate::alloc::counters);
+        let counters = self.counting.then(leakcheck_alloc::counters);
         Sample {
             unix_ms: now_unix_ms,
             heap_bytes: counters.map(|c| c.live_bytes()),
             heap_blocks: counters.map(|c| c.live_blocks()),
             allocations_total: counters.map(|c| c.allocations),
             rss_bytes: rss_bytes("/proc/self/statm"),
-            threads: crate::snapshot::thread_count(),
-            fds: crate::snapshot::fd_count(),
+            threads: leakcheck_probe::thread_count(),
+            fds: leakcheck_probe::fd_count(),
         }
     }
 

@@ -217,6 +217,7 @@ fn as_sample(resource: Resource, unix_ms: u64, value: f64) -> Sample {
         Resource::Rss => sample.rss_bytes = Some(value as u64),
         Resource::Threads => sample.threads = Some(value as u32),
         Resource::Fds => sample.fds = Some(value as u32),
+        _ => {}
     }
     sample
 }

@@ -18,10 +18,10 @@
 //! ```
 //! leakcheck::global_allocator!();
 //!
-//! use leakcheck::simulate::{self, Kind};
+//! use cargo_leakcheck::simulate::catalogue::{catalogue, Kind};
 //!
 //! fn main() {
-//!     for case in simulate::catalogue().iter().filter(|c| c.kind == Kind::Forgotten) {
+//!     for case in catalogue().iter().filter(|c| c.kind == Kind::Forgotten) {
 //!         let params = case.params(0);
 //!         let report = leakcheck::Check::new().name(case.name).run(case.body(&params));
 //!         assert_eq!(report.is_leak(), case.leaky, "{}: {report}", case.name);
@@ -29,7 +29,7 @@
 //! }
 //! ```
 //!
-//! Like any [`Check`](crate::Check), a case should run where nothing else allocates, spawns
+//! Like any [`Check`](leakcheck::Check), a case should run where nothing else allocates, spawns
 //! threads or opens files meanwhile. Threads a leaky body left blocked are released when the body
 //! is dropped; memory leaked with `Box::leak` or `mem::forget`, and forgotten fds, stay leaked
 //! until the process exits.
@@ -43,7 +43,6 @@ mod hard;
 mod references;
 mod resources;
 mod structures;
-#[cfg(feature = "tokio")]
 mod tasks;
 mod threads;
 
@@ -129,11 +128,6 @@ impl Kind {
             Kind::Listeners => "listener",
             Kind::Forgotten => "forget",
         }
-    }
-
-    /// Whether this build has cases of the family: async tasks need the `tokio` feature.
-    pub fn is_available(self) -> bool {
-        self != Kind::Tasks || cfg!(feature = "tokio")
     }
 }
 
@@ -303,11 +297,10 @@ impl Case {
     }
 }
 
-/// Every case this build has, family by family (async tasks only with the `tokio` feature).
+/// Every case, family by family.
 pub fn catalogue() -> Vec<Case> {
     let mut cases = Vec::new();
     cases.extend(threads::cases());
-    #[cfg(feature = "tokio")]
     cases.extend(tasks::cases());
     cases.extend(resources::cases());
     cases.extend(structures::cases());

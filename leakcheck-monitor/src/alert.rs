@@ -238,9 +238,8 @@ pub fn alertmanager_body(
 
 /// `unix_ms` as RFC 3339 in UTC with milliseconds, e.g. `2024-05-01T12:00:00.000Z`.
 pub fn rfc3339(unix_ms: u64) -> String {
-    // The records' formatter, with the milliseconds Alertmanager accepts.
-    let seconds = crate::record::store::rfc3339(unix_ms / 1000);
-    format!("{}.{:03}Z", seconds.trim_end_matches('Z'), unix_ms % 1000)
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(unix_ms);
+    humantime::format_rfc3339_millis(time).to_string()
 }
 
 /// One sentence on a firing alert: what grows, how fast, and when it reaches its limit.
@@ -304,7 +303,7 @@ impl Alerter {
         Alerter {
             pid,
             slots: Vec::new(),
-            firing: Vec::with_capacity(super::Resource::ALL.len()),
+            firing: Vec::with_capacity(super::Resource::MONITOR.len()),
         }
     }
 

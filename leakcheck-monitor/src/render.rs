@@ -6,7 +6,7 @@
 //! [`serve::Server`](super::serve::Server):
 //!
 //! ```
-//! use leakcheck::monitor::{render, Status};
+//! use leakcheck_monitor::{render, Status};
 //!
 //! let status = Status::default();
 //! let body = render::metrics(&status, None);

@@ -316,10 +316,10 @@ mod tests {
         // The harness counts between heap readings; it must not show up in them. Other unit
         // tests allocate concurrently, so look at this thread's own slot only.
         let _ = (thread_count(), fd_count()); // warm any lazy state
-        let before = crate::alloc::this_thread_allocations();
+        let before = leakcheck_alloc::thread_allocations();
         let (threads, fds) = (thread_count(), fd_count());
         let _ = other_threads_running();
-        let after = crate::alloc::this_thread_allocations();
+        let after = leakcheck_alloc::thread_allocations();
         assert!(threads.is_some() && fds.is_some());
         assert_eq!(before, after);
         assert!(before.is_some());

@@ -29,7 +29,7 @@ impl fmt::Display for Frame {
 
 /// Resolves return addresses (innermost first) to frames; an inlined call yields several frames
 /// for one address. Addresses that resolve to nothing are kept as `0x…`.
-pub(crate) fn resolve(ips: &[usize]) -> Vec<Frame> {
+pub fn resolve(ips: &[usize]) -> Vec<Frame> {
     let mut frames = Vec::new();
     for &ip in ips {
         let before = frames.len();
@@ -60,6 +60,9 @@ const MACHINERY_CRATES: &[&str] = &[
     "core",
     "alloc",
     "leakcheck",
+    "leakcheck_alloc",
+    "leakcheck_probe",
+    "leakcheck_monitor",
     "backtrace",
     "hashbrown",
     "test",
@@ -88,12 +91,12 @@ const TASK_MACHINERY: &[&str] = &[
 ];
 
 /// Crates whose frames are the allocation path itself (skipped even when nothing else is left).
-const ALLOCATION_PATH: &[&str] = &["leakcheck", "backtrace", "alloc", "core"];
+const ALLOCATION_PATH: &[&str] = &["leakcheck", "leakcheck_alloc", "backtrace", "alloc", "core"];
 
 /// The crate a demangled function belongs to: the crate of its path, or for a method of a
 /// reference, a generic parameter or a primitive (`<&dyn core::ops::Fn as ..>`, `<T as
 /// alloc::slice::..>`), the crate of the trait.
-pub(crate) fn crate_of(function: &str) -> &str {
+pub fn crate_of(function: &str) -> &str {
     let mut s = function;
     loop {
         let t = s
@@ -120,7 +123,7 @@ pub(crate) fn crate_of(function: &str) -> &str {
 }
 
 /// Whether a frame is machinery (the allocator path, std wrappers, the harness, libtest).
-pub(crate) fn is_machinery(frame: &Frame) -> bool {
+pub fn is_machinery(frame: &Frame) -> bool {
     frame.function == "main"
         || MACHINERY_SYMBOLS
             .iter()
@@ -134,7 +137,7 @@ pub(crate) fn is_machinery(frame: &Frame) -> bool {
 /// The user's frames, innermost first, without consecutive repeats. When the whole stack is
 /// machinery (an allocation std makes on its own, e.g. for a thread), the frames past the
 /// allocation path instead, so that the site still says where it is; `false` then.
-pub(crate) fn user_frames(frames: &[Frame]) -> (Vec<Frame>, bool) {
+pub fn user_frames(frames: &[Frame]) -> (Vec<Frame>, bool) {
     let dedup = |it: &mut dyn Iterator<Item = &Frame>| {
         let mut out: Vec<Frame> = Vec::new();
         for frame in it {
@@ -158,7 +161,7 @@ pub(crate) fn user_frames(frames: &[Frame]) -> (Vec<Frame>, bool) {
 /// Whether the allocation was made by `std::thread` spawning a thread for the user's code (its
 /// handle, name and result packet): a spawn frame of std inside the innermost user frame. The
 /// spawn frames at the bottom of every thread's own stack do not count.
-pub(crate) fn is_thread_spawn(frames: &[Frame]) -> bool {
+pub fn is_thread_spawn(frames: &[Frame]) -> bool {
     frames.iter().take_while(|f| is_machinery(f)).any(|f| {
         crate_of(&f.function) == "std"
             && f.function.contains("thread")
@@ -173,7 +176,7 @@ const FINGERPRINT_FRAMES: usize = 3;
 /// A stable identity for a call site: a hash of its innermost user function paths. Lines and
 /// addresses are left out, so the fingerprint survives edits elsewhere in the file, rebuilds and
 /// other commits.
-pub(crate) fn fingerprint(user: &[Frame]) -> String {
+pub fn fingerprint(user: &[Frame]) -> String {
     let mut h = 0xcbf2_9ce4_8422_2325u64; // FNV-1a 64
     for frame in user.iter().take(FINGERPRINT_FRAMES) {
         for b in frame.function.bytes().chain(std::iter::once(b'\n')) {
@@ -221,7 +224,7 @@ mod tests {
             frame("backtrace::backtrace::trace_unsynchronized", 1),
             frame("leakcheck::attribute::tracer::on_alloc", 2),
             frame(
-                "<leakcheck::alloc::CountingAlloc<A> as core::alloc::global::GlobalAlloc>::alloc",
+                "<leakcheck_alloc::CountingAlloc<A> as core::alloc::global::GlobalAlloc>::alloc",
                 3,
             ),
             frame("__rustc::__rust_alloc", 4),

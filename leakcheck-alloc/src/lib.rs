@@ -1,6 +1,27 @@
-//! The counting allocator: exact live bytes/blocks and allocation totals, cheap enough to leave on.
+//! A counting global allocator: exact live bytes and blocks and allocation totals, cheap enough
+//! to leave on in every test and in production, over any allocator (System, jemalloc, mimalloc).
 //!
-//! Every thread that allocates takes one cache-line-sized [`Slot`] of its own from a fixed table
+//! This crate is the one piece of leakcheck that runs on every allocation, so it is small and
+//! depends on nothing. The products read it: the test harness `leakcheck` (`#[leak_test]`) and
+//! the production monitor `leakcheck-monitor`. A process has one global allocator, so a binary
+//! that uses both sees one set of counters.
+//!
+//! ```
+//! leakcheck_alloc::global_allocator!();            // once per binary (wraps System)
+//!
+//! fn main() {
+//!     let before = leakcheck_alloc::counters();
+//!     let kept = vec![0u8; 1000];
+//!     let after = leakcheck_alloc::counters();
+//!     assert_eq!(after.live_bytes() - before.live_bytes(), 1000);
+//!     assert_eq!(after.allocations - before.allocations, 1);
+//!     drop(kept);
+//! }
+//! ```
+//!
+//! # How it counts
+//!
+//! Every thread that allocates takes one cache-line-sized slot of its own from a fixed table
 //! and bumps plain (non-locked) counters in it; a reader sums the table. A block allocated on one
 //! thread and freed on another is counted as an allocation in the first slot and a free in the
 //! second, so the sums are exact and nothing on the allocation path is shared or locked. A slot is
@@ -10,19 +31,17 @@
 //!
 //! The fast path is one thread-local load, one flag test and two adds. The flag (`divert`) sends
 //! a call to the slow path: it is always set on the two special slots — `FRESH`, where every
-//! thread starts and which claims it a slot, and `SHARED` — and set on every slot while the
-//! tracing mode is on, so that checking for tracing costs nothing extra.
+//! thread starts and which claims it a slot, and `SHARED` — and set on every slot while
+//! [`Hooks`] are installed, so that checking for hooks costs nothing extra.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-
-use crate::attribute::tracer;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 /// A [`GlobalAlloc`] that forwards to `A` and counts what passes through.
 ///
-/// Install it with [`global_allocator!`](crate::global_allocator) rather than by hand.
+/// Install it with [`global_allocator!`] rather than by hand.
 #[derive(Debug, Default)]
 pub struct CountingAlloc<A = System> {
     inner: A,
@@ -43,8 +62,8 @@ impl<A> CountingAlloc<A> {
 }
 
 // SAFETY: every method forwards to `inner` with the caller's arguments unchanged; counting only
-// touches this module's statics and thread-locals, which never allocate, and the tracer, which
-// allocates from `System` directly.
+// touches this crate's statics and thread-locals, which never allocate, and installed hooks,
+// which are never re-entered (see `Hooks`).
 unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAlloc<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -138,9 +157,20 @@ pub fn counters() -> Counters {
 
 /// Allocations counted on the calling thread's own slot, or `None` if it has none (the counting
 /// allocator is not installed, or this thread shares the overflow slot). Exact for the calling
-/// thread; used where other threads of the process allocate at the same time.
-#[cfg(test)]
-pub(crate) fn this_thread_allocations() -> Option<u64> {
+/// thread, so it tells whether a piece of code allocates while other threads of the process
+/// allocate at the same time.
+///
+/// ```
+/// leakcheck_alloc::global_allocator!();
+/// # fn main() {
+/// let _ = leakcheck_alloc::thread_allocations(); // the first call may claim the slot
+/// let before = leakcheck_alloc::thread_allocations();
+/// let sum: u64 = (1..=10).sum();
+/// assert_eq!(leakcheck_alloc::thread_allocations(), before);
+/// # assert_eq!(sum, 55);
+/// # }
+/// ```
+pub fn thread_allocations() -> Option<u64> {
     let mine = MINE.with(Cell::get);
     (!mine.is_special()).then(|| mine.allocations.load(Ordering::Relaxed))
 }
@@ -187,22 +217,91 @@ fn count_slow(slot: &'static Slot, op: Op, size: usize) {
     } else {
         slot.add_owned(op, size);
     }
-    if TRACING.load(Ordering::Relaxed) {
-        match op {
-            Op::Alloc(p) => tracer::on_alloc(p, size),
-            Op::Free(p) => tracer::on_free(p),
-        }
+    let hooks = HOOKS.load(Ordering::Acquire);
+    if !hooks.is_null() {
+        // SAFETY: only `&'static Hooks` are ever stored.
+        let hooks: &'static Hooks = unsafe { &*hooks };
+        HookGuard::enter(|| match op {
+            Op::Alloc(p) => (hooks.on_alloc)(p, size),
+            Op::Free(p) => (hooks.on_free)(p),
+        });
     }
 }
 
-/// Whether the tracing mode is on. Only read on the slow path.
-static TRACING: AtomicBool = AtomicBool::new(false);
+/// What the allocator calls, on every thread, for every allocation and free while installed
+/// with [`install_hooks`]: the test harness's tracer records each allocation's stack with them.
+///
+/// A hook runs inside the global allocator, so:
+/// * it is never re-entered on the same thread: whatever a hook allocates itself (an unwinder's
+///   buffers, say) is counted but not passed to the hooks again, so a hook cannot recurse;
+/// * it must not take a lock that code holding it could wait on while allocating, and should
+///   keep its own tables outside the counted heap (allocated from [`System`] directly);
+/// * a free is reported before the block is released, so that no other thread can be handed
+///   the same address first.
+///
+/// A reallocation is a free of the old block followed by an allocation of the new one.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Hooks {
+    /// A block of `size` bytes was allocated at the address.
+    pub on_alloc: fn(ptr: *mut u8, size: usize),
+    /// The block at the address is about to be freed.
+    pub on_free: fn(ptr: *mut u8),
+}
 
-/// Turns the tracing mode on or off for every thread (see [`tracer`]).
-pub(crate) fn set_tracing(on: bool) {
-    TRACING.store(on, Ordering::SeqCst);
+impl Hooks {
+    /// Hooks that call `on_alloc` and `on_free`.
+    pub const fn new(on_alloc: fn(*mut u8, usize), on_free: fn(*mut u8)) -> Self {
+        Self { on_alloc, on_free }
+    }
+}
+
+/// The installed hooks, or null. Only read on the slow path.
+static HOOKS: AtomicPtr<Hooks> = AtomicPtr::new(ptr::null_mut());
+
+/// Calls `hooks` for every allocation and free from now on, on every thread, until
+/// [`remove_hooks`]. Replaces hooks installed before. While hooks are installed every
+/// allocation takes the slow path, so install them for short, bounded stretches.
+pub fn install_hooks(hooks: &'static Hooks) {
+    HOOKS.store(ptr::from_ref(hooks).cast_mut(), Ordering::SeqCst);
+    set_divert(true);
+}
+
+/// Stops calling the installed hooks. A call already inside a hook on another thread finishes.
+pub fn remove_hooks() {
+    set_divert(false);
+    HOOKS.store(ptr::null_mut(), Ordering::SeqCst);
+}
+
+/// Sends every owned slot's calls to the slow path, or stops doing so.
+fn set_divert(on: bool) {
     for slot in &SLOTS {
         slot.divert.store(on, Ordering::SeqCst);
+    }
+}
+
+/// Marks the calling thread as inside a hook, so that what the hook allocates is not hooked
+/// again. A `const` thread-local without a destructor: usable even while thread-locals are torn
+/// down, and it never allocates.
+struct HookGuard;
+
+thread_local! {
+    static IN_HOOK: Cell<bool> = const { Cell::new(false) };
+}
+
+impl HookGuard {
+    fn enter(f: impl FnOnce()) {
+        if IN_HOOK.with(|inside| inside.replace(true)) {
+            return;
+        }
+        let _reset = HookGuard;
+        f();
+    }
+}
+
+impl Drop for HookGuard {
+    fn drop(&mut self) {
+        IN_HOOK.with(|inside| inside.set(false));
     }
 }
 
@@ -267,7 +366,8 @@ static FRESH: Slot = Slot::special();
 /// One thread's counters, alone on its cache lines so that threads never contend.
 #[repr(align(128))]
 struct Slot {
-    /// Take the slow path: always for the special slots, for every slot while tracing. Read
+    /// Take the slow path: always for the special slots, for every slot while hooks are
+    /// installed. Read
     /// next to the counters, so checking it touches no other cache line.
     divert: AtomicBool,
     owned: AtomicBool,
@@ -338,7 +438,8 @@ impl Slot {
 }
 
 /// Forwards to an allocator behind a `'static` reference, so that
-/// `global_allocator!(EXPR)` can wrap a value whose type the macro cannot name.
+/// `global_allocator!(EXPR)` can wrap a value whose type the macro cannot name. Not a public
+/// API: it may change in any release.
 #[doc(hidden)]
 #[derive(Clone, Copy)]
 pub struct StaticAlloc(pub &'static (dyn GlobalAlloc + Sync));
@@ -372,3 +473,41 @@ impl std::fmt::Debug for StaticAlloc {
         f.write_str("StaticAlloc(..)")
     }
 }
+
+/// Installs the counting allocator as this binary's global allocator.
+///
+/// `global_allocator!()` counts over [`std::alloc::System`]; `global_allocator!(EXPR)` counts
+/// over any other [`GlobalAlloc`] value, such as a jemalloc or mimalloc instance or a `static`
+/// of your own (reached through one indirect call). Write it once per binary: in each test crate
+/// that has leak tests, and in a service's `main.rs` for the production monitor. The test
+/// harness `leakcheck` and the monitor re-export it, and read the same counters.
+///
+/// ```
+/// leakcheck_alloc::global_allocator!();
+/// # fn main() { assert!(leakcheck_alloc::is_installed()); }
+/// ```
+///
+/// ```
+/// struct MyAlloc;
+/// unsafe impl std::alloc::GlobalAlloc for MyAlloc {
+///     unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 { unsafe { std::alloc::System.alloc(l) } }
+///     unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) { unsafe { std::alloc::System.dealloc(p, l) } }
+/// }
+/// leakcheck_alloc::global_allocator!(MyAlloc);
+/// # fn main() { assert!(leakcheck_alloc::is_installed()); }
+/// ```
+#[macro_export]
+macro_rules! global_allocator {
+    () => {
+        #[global_allocator]
+        static LEAKCHECK_GLOBAL_ALLOCATOR: $crate::CountingAlloc = $crate::CountingAlloc::system();
+    };
+    ($inner:expr $(,)?) => {
+        #[global_allocator]
+        static LEAKCHECK_GLOBAL_ALLOCATOR: $crate::CountingAlloc<$crate::StaticAlloc> =
+            $crate::CountingAlloc::new($crate::StaticAlloc(&$inner));
+    };
+}
+
+#[cfg(test)]
+global_allocator!();

@@ -142,7 +142,8 @@ impl DetectConfig {
             Resource::Heap => self.heap,
             Resource::Rss => self.rss,
             Resource::Threads => self.threads,
-            Resource::Fds => self.fds,
+            // Fds, and counts the monitor does not sample (tasks).
+            _ => self.fds,
         }
     }
 
@@ -665,7 +666,7 @@ pub fn amount(resource: Resource, value: f64) -> String {
                 format!("{v:.1} {}", units[unit])
             }
         }
-        Resource::Threads | Resource::Fds => {
+        _ => {
             if value.fract() == 0.0 {
                 format!("{value:.0}")
             } else {

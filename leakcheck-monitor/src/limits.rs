@@ -107,6 +107,7 @@ impl Limits {
             Resource::Heap | Resource::Rss => self.memory.clone(),
             Resource::Threads => self.threads.clone(),
             Resource::Fds => self.fds.clone(),
+            _ => None,
         }
     }
 
