@@ -366,3 +366,59 @@ impl fmt::Display for BadValue {
 }
 
 impl std::error::Error for BadValue {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+    use std::path::Path;
+
+    #[test]
+    fn the_cause_is_kept_and_a_hint_given_only_when_it_applies() {
+        let missing = CliError::Spawn {
+            program: "cargo".into(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        };
+        assert!(missing.to_string().ends_with("on PATH"), "{missing}");
+        assert!(missing.source().is_some());
+        let denied = CliError::Spawn {
+            program: "cargo".into(),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        assert!(!denied.to_string().contains("PATH"), "{denied}");
+
+        // A record error keeps its own chain: the report, then what reading it hit.
+        let read = leakcheck::record::read_report(Path::new("/nonexistent/dir/report.json"));
+        let record = CliError::from(read.unwrap_err());
+        assert!(
+            record
+                .to_string()
+                .starts_with("/nonexistent/dir/report.json: no such file"),
+            "{record}"
+        );
+        assert!(record.source().is_some());
+
+        let page = CliError::Write {
+            path: "/ro/trend.html".into(),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+            hint: Some("choose another file with --out"),
+        };
+        let text = page.to_string();
+        assert!(text.starts_with("cannot write /ro/trend.html: "), "{text}");
+        assert!(text.ends_with("; choose another file with --out"), "{text}");
+    }
+
+    #[test]
+    fn baseline_names_say_which_rule_they_break() {
+        let name = |name: &str, rule| CliError::BaselineName {
+            name: name.into(),
+            rule,
+        };
+        assert!(name("v1.json", NameRule::NoJsonSuffix)
+            .to_string()
+            .ends_with("e.g. `v1`"));
+        assert!(name(".x", NameRule::NoLeadingDot)
+            .to_string()
+            .contains("must not start with `.`"));
+    }
+}

@@ -5,7 +5,7 @@
 mod cli;
 
 use cargo_leakcheck::LeakcheckExitCode;
-use cli::{cli, shown};
+use cli::{cli, scratch_crate, shown};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -24,14 +24,7 @@ fn scratch(name: &str, lib: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("exit-codes")
         .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n"),
-    )
-    .unwrap();
-    std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
+    scratch_crate(&dir, name, lib);
     dir
 }
 
@@ -72,17 +65,28 @@ fn runners() -> Vec<&'static [&'static str]> {
     runners
 }
 
+/// Runs `cargo leakcheck test` on a fresh crate `name` with `lib`, once per runner; asserts
+/// each exits with `code`, and returns their output to check further.
+fn exits_with(name: &str, lib: &str, code: i32) -> Vec<Output> {
+    runners()
+        .into_iter()
+        .map(|runner| {
+            let dir = scratch(&format!("{name}{}", runner.len()), lib);
+            let output = leakcheck_test(&dir, runner);
+            assert_eq!(
+                output.status.code(),
+                Some(code),
+                "{runner:?}: {}",
+                shown(&output)
+            );
+            output
+        })
+        .collect()
+}
+
 #[test]
 fn a_build_that_fails_exits_101_and_says_the_build_failed() {
-    for runner in runners() {
-        let dir = scratch(&format!("build-fails{}", runner.len()), BUILD_FAILS);
-        let output = leakcheck_test(&dir, runner);
-        assert_eq!(
-            output.status.code(),
-            Some(LeakcheckExitCode::BUILD_FAILED),
-            "{runner:?}: {}",
-            shown(&output)
-        );
+    for output in exits_with("build-fails", BUILD_FAILS, LeakcheckExitCode::BUILD_FAILED) {
         let stderr = stderr(&output);
         // The compiler's own message reaches the user, then leakcheck's verdict.
         assert!(stderr.contains("mismatched types"), "{}", shown(&output));
@@ -96,15 +100,7 @@ fn a_build_that_fails_exits_101_and_says_the_build_failed() {
 
 #[test]
 fn a_test_that_fails_exits_1_and_not_as_a_build_failure() {
-    for runner in runners() {
-        let dir = scratch(&format!("test-fails{}", runner.len()), TEST_FAILS);
-        let output = leakcheck_test(&dir, runner);
-        assert_eq!(
-            output.status.code(),
-            Some(LeakcheckExitCode::FAILED),
-            "{runner:?}: {}",
-            shown(&output)
-        );
+    for output in exits_with("test-fails", TEST_FAILS, LeakcheckExitCode::FAILED) {
         let all = shown(&output);
         assert!(all.contains("the failing test ran"), "{all}");
         assert!(!all.contains("the build failed"), "{all}");
@@ -112,17 +108,10 @@ fn a_test_that_fails_exits_1_and_not_as_a_build_failure() {
 }
 
 #[test]
-fn tests_that_pass_exit_0() {
-    for runner in runners() {
-        let dir = scratch(&format!("passes{}", runner.len()), PASSES);
-        let output = leakcheck_test(&dir, runner);
-        assert_eq!(
-            output.status.code(),
-            Some(LeakcheckExitCode::OK),
-            "{runner:?}: {}",
-            shown(&output)
-        );
-        // The tests ran once, after the build step: cargo's summary line appears once.
+fn tests_that_pass_exit_0_and_run_once() {
+    for output in exits_with("passes", PASSES, LeakcheckExitCode::OK) {
+        // The build step runs no test: the test's line (cargo test's, or nextest's PASS) is
+        // there once.
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert_eq!(
             stdout.matches("test passes ... ok").count() + stderr(&output).matches("PASS").count(),

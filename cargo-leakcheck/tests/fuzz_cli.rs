@@ -5,6 +5,8 @@
 //!
 //! A long campaign: `PROPTEST_CASES=20000 cargo test -p cargo-leakcheck --test fuzz_cli`.
 
+mod cli;
+
 use cargo_leakcheck::diff::{self, render, Threshold};
 use cargo_leakcheck::{
     html, monitor, simulate, trend, Cli, CliError, Command as Cmd, LeakcheckExitCode,
@@ -355,14 +357,7 @@ fn temp_workspace() -> PathBuf {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        "[package]\nname = \"fuzz-ws\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("src/lib.rs"), "").unwrap();
+    cli::scratch_crate(&dir, "fuzz-ws", "");
     dir
 }
 
