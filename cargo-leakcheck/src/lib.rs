@@ -46,6 +46,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Runs `cargo test ARGS…` as a fresh run and summarises its leak tests.
+    ///
+    /// The tests are built first (`cargo test --no-run ARGS…`), so that a build that fails
+    /// (exit code 101) is told apart from tests that fail (exit code 1).
     Test(test_run::TestArgs),
     /// Compares two reports (files or saved baselines): new and fixed leaks, allocation changes.
     Diff(diff::DiffArgs),
