@@ -286,7 +286,7 @@ fn read_both(bytes: &[u8]) -> Result<bool, TestCaseError> {
             "{}",
             message
         );
-        prop_assert!(!error.problem.trim().is_empty());
+        prop_assert!(!error.problem.to_string().trim().is_empty());
     }
     // The same through the text entry points, when it is text.
     if let Ok(text) = std::str::from_utf8(bytes) {
@@ -595,7 +595,17 @@ fn hostile_json_is_refused_without_a_stack_overflow() {
         assert!(message.starts_with("deep.json: "), "{message}");
     }
     let error = record::parse_report("{\"schema_version\": \"1\"}", path).unwrap_err();
-    assert!(error.problem.contains("not a version number"), "{error}");
+    assert!(
+        matches!(
+            &error.problem,
+            record::ReadProblem::NotLeakcheck { schema_version: Some(v), .. } if v == "\"1\""
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("not a version number"),
+        "{error}"
+    );
     // Bytes that are not UTF-8 are damage, named as such.
     let dir = fresh_dir("not-utf8");
     std::fs::create_dir_all(&dir).unwrap();
@@ -603,6 +613,12 @@ fn hostile_json_is_refused_without_a_stack_overflow() {
     std::fs::write(&file, b"{\"schema_version\": 1, \"run\": \"\xff\xfe\"}").unwrap();
     let error = record::read_report(&file).unwrap_err();
     assert!(error.to_string().contains("not UTF-8"), "{error}");
+    // The cause travels with it, for callers that print the chain.
+    assert!(
+        matches!(error.problem, record::ReadProblem::NotUtf8(_)),
+        "{error:?}"
+    );
+    assert!(std::error::Error::source(&error).is_some(), "{error:?}");
     assert!(
         error.to_string().starts_with(&file.display().to_string()),
         "{error}"

@@ -2,8 +2,9 @@
 //! `.leakcheck/baselines/NAME.json` in the workspace, meant to be committed, so that later runs
 //! can be compared with `cargo leakcheck diff NAME REPORT`.
 
-use crate::locate::{self, Workspace};
-use crate::{shown, CliError, EXIT_OK};
+use crate::error::NameRule;
+use crate::locate::Workspace;
+use crate::{shown, CliError, LeakcheckExitCode};
 use leakcheck::record::{self, RunReport};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -32,28 +33,26 @@ pub fn run(command: &BaselineCommand) -> Result<i32, CliError> {
 }
 
 /// Checks that `name` can be a file name on every platform and be told from a path by
-/// [`locate::report_file`].
+/// [`crate::locate::report_file`].
 pub fn check_name(name: &str) -> Result<(), CliError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-    if name.is_empty() || !name.chars().all(allowed) {
-        return Err(CliError(format!(
-            "`{name}` cannot be a baseline name: use letters, digits, `-`, `_` and `.` only \
-             (e.g. `main` or `v0.3`)"
-        )));
+    let broken = if name.is_empty() || !name.chars().all(allowed) {
+        Some(NameRule::Characters)
+    } else if name.starts_with('.') {
+        Some(NameRule::NoLeadingDot)
+    } else if name.ends_with(".json") {
+        // `diff` reads an argument ending in `.json` as a path, so such a name could not be used.
+        Some(NameRule::NoJsonSuffix)
+    } else {
+        None
+    };
+    match broken {
+        Some(rule) => Err(CliError::BaselineName {
+            name: name.to_owned(),
+            rule,
+        }),
+        None => Ok(()),
     }
-    if name.starts_with('.') {
-        return Err(CliError(format!(
-            "`{name}` cannot be a baseline name: it must not start with `.`"
-        )));
-    }
-    // `diff` reads an argument ending in `.json` as a path, so such a name could not be used.
-    if name.ends_with(".json") {
-        return Err(CliError(format!(
-            "`{name}` cannot be a baseline name: leave out `.json` (it is added), e.g. `{}`",
-            name.trim_end_matches(".json")
-        )));
-    }
-    Ok(())
 }
 
 fn save(name: &str, from: Option<&Path>) -> Result<i32, CliError> {
@@ -73,21 +72,18 @@ fn save(name: &str, from: Option<&Path>) -> Result<i32, CliError> {
 
     let dir = workspace.baselines_dir();
     let target = dir.join(format!("{name}.json"));
-    let cannot = |what: &str, path: &Path, e: std::io::Error| {
-        CliError(format!(
-            "cannot {what} {}: {e}",
-            locate::absolute(path).display()
-        ))
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| cannot("create", &dir, e))?;
+    std::fs::create_dir_all(&dir).map_err(|source| CliError::CreateDir {
+        path: dir.clone(),
+        source,
+    })?;
     let replaced = target.exists();
     // Copy to a temporary file and rename it, so an interrupted save never leaves a truncated
     // baseline behind (nor destroys the previous one).
     let partial = dir.join(format!(".{name}.json.partial"));
-    std::fs::copy(&source, &partial).map_err(|e| cannot("write", &partial, e))?;
+    std::fs::copy(&source, &partial).map_err(|e| CliError::write(&partial, e))?;
     std::fs::rename(&partial, &target).map_err(|e| {
         let _ = std::fs::remove_file(&partial);
-        cannot("write", &target, e)
+        CliError::write(&target, e)
     })?;
 
     let shown_target = shown(&target);
@@ -102,7 +98,7 @@ fn save(name: &str, from: Option<&Path>) -> Result<i32, CliError> {
          `cargo leakcheck diff {name} {}`",
         shown(&workspace.output_dir().join("report.json"))
     );
-    Ok(EXIT_OK)
+    Ok(LeakcheckExitCode::OK)
 }
 
 /// `run ID, started …, commit …, N tests`.
@@ -125,10 +121,10 @@ fn list() -> Result<i32, CliError> {
              NAME`",
             shown(&dir)
         );
-        return Ok(EXIT_OK);
+        return Ok(LeakcheckExitCode::OK);
     }
     print!("{}", list_table(&dir, &names));
-    Ok(EXIT_OK)
+    Ok(LeakcheckExitCode::OK)
 }
 
 /// The names of the `*.json` files in `dir`, sorted; none when it does not exist.
@@ -136,11 +132,11 @@ fn baseline_names(dir: &Path) -> Result<Vec<String>, CliError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(CliError(format!(
-                "cannot read {}: {e}",
-                locate::absolute(dir).display()
-            )))
+        Err(source) => {
+            return Err(CliError::Read {
+                path: dir.to_owned(),
+                source,
+            })
         }
     };
     let mut names: Vec<String> = entries

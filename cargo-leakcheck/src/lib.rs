@@ -1,13 +1,19 @@
 //! The `cargo leakcheck` command: run leak tests, compare their reports across commits, plot
 //! trends.
 //!
-//! Exit codes, for every command:
+//! # Exit codes
+//!
+//! The same for every command ([`LeakcheckExitCode`] names them):
 //!
 //! | code | meaning |
 //! |------|---------|
-//! | 0 | success: tests passed, no regression |
-//! | 1 | tests failed (`test`), or a regression was found (`diff`) |
-//! | 2 | usage or I/O error: a bad argument, a missing or unreadable file |
+//! | 0 | success: the tests passed, no regression, the targets were met |
+//! | 1 | a check failed: a test failed or leaked (`test`), a regression (`diff`), the targets were missed (`simulate`) |
+//! | 2 | usage or I/O error: a bad argument, a missing or unreadable file, a program that cannot be started ([`CliError`]) |
+//! | 101 | `test` only: the tests could not be built (a compile error, a failed build script, a package that does not exist), so none ran |
+//!
+//! `monitor` started with a command exits with the command's exit code (128 + N when signal N
+//! ended it).
 //!
 //! `main` only calls [`run`]; each command lives in a module of its own.
 
@@ -17,6 +23,7 @@ use std::path::PathBuf;
 
 pub mod baseline;
 pub mod diff;
+pub mod error;
 pub mod html;
 pub mod locate;
 pub mod monitor;
@@ -24,12 +31,7 @@ pub mod simulate;
 pub mod test_run;
 pub mod trend;
 
-/// Exit code: success.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: tests failed or a regression was found.
-pub const EXIT_FAILED: i32 = 1;
-/// Exit code: usage or I/O error.
-pub const EXIT_ERROR: i32 = 2;
+pub use error::{BadValue, CliError, LeakcheckExitCode};
 
 /// `cargo leakcheck`.
 #[derive(Debug, Parser)]
@@ -44,6 +46,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Runs `cargo test ARGS…` as a fresh run and summarises its leak tests.
+    ///
+    /// The tests are built first (`cargo test --no-run ARGS…`), so that a build that fails
+    /// (exit code 101) is told apart from tests that fail (exit code 1).
     Test(test_run::TestArgs),
     /// Compares two reports (files or saved baselines): new and fixed leaks, allocation changes.
     Diff(diff::DiffArgs),
@@ -63,24 +68,6 @@ pub enum Command {
     Monitor(monitor::MonitorArgs),
 }
 
-/// An error that ends a command with [`EXIT_ERROR`]; its text says what to do next.
-#[derive(Debug)]
-pub struct CliError(pub String);
-
-impl std::fmt::Display for CliError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for CliError {}
-
-impl From<leakcheck::record::ReadError> for CliError {
-    fn from(e: leakcheck::record::ReadError) -> Self {
-        CliError(e.to_string())
-    }
-}
-
 /// Parses `args` (as from `std::env::args_os`, whether started as `cargo leakcheck …` or
 /// `cargo-leakcheck …`), runs the command and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
@@ -93,7 +80,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+            return if e.use_stderr() {
+                LeakcheckExitCode::ERROR
+            } else {
+                LeakcheckExitCode::OK
+            };
         }
     };
     let result = match cli.command {
@@ -109,7 +100,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
-            EXIT_ERROR
+            LeakcheckExitCode::ERROR
         }
     }
 }

@@ -21,23 +21,26 @@ impl Workspace {
         let out = Command::new(cargo)
             .args(["metadata", "--format-version", "1", "--no-deps"])
             .output()
-            .map_err(|e| CliError(format!("cannot run `cargo metadata`: {e}")))?;
+            .map_err(|source| CliError::Spawn {
+                program: "cargo metadata".into(),
+                source,
+            })?;
         if !out.status.success() {
-            return Err(CliError(format!(
-                "`cargo metadata` failed; run this inside a cargo workspace:\n{}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+            return Err(CliError::NotInWorkspace {
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
         }
-        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-            CliError(format!(
-                "`cargo metadata` printed something unexpected: {e}"
-            ))
-        })?;
+        let meta: serde_json::Value =
+            serde_json::from_slice(&out.stdout).map_err(|e| CliError::Metadata {
+                problem: format!("not JSON: {e}"),
+            })?;
         let path = |key: &str| {
             meta.get(key)
                 .and_then(|v| v.as_str())
                 .map(PathBuf::from)
-                .ok_or_else(|| CliError(format!("`cargo metadata` gave no {key}")))
+                .ok_or_else(|| CliError::Metadata {
+                    problem: format!("no `{key}`"),
+                })
         };
         Ok(Workspace {
             root: path("workspace_root")?,
@@ -88,16 +91,14 @@ pub fn report_file(spec: &str) -> Result<PathBuf, CliError> {
             if saved.is_file() {
                 return Ok(saved);
             }
-            return Err(CliError(format!(
-                "`{spec}` is neither a report file nor a saved baseline (looked for {}); save one \
-                 with `cargo leakcheck baseline save {spec}` after a run, or give the path of a \
-                 report.json",
-                crate::shown(&saved)
-            )));
+            return Err(CliError::NoReport {
+                spec: spec.to_owned(),
+                baseline: Some(saved),
+            });
         }
     }
-    Err(CliError(format!(
-        "{spec}: no such file; run the leak tests first (`cargo leakcheck test`) or give the path \
-         of a report.json or the name of a saved baseline"
-    )))
+    Err(CliError::NoReport {
+        spec: spec.to_owned(),
+        baseline: None,
+    })
 }

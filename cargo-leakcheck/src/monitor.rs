@@ -11,7 +11,7 @@
 //! the command, the server, waiting, the exit code. [`watch`] is the one place that asks the
 //! core ([`Monitor::watch`] on an [`OtherProcess`]) to watch a pid.
 
-use crate::{CliError, EXIT_ERROR, EXIT_OK};
+use crate::{BadValue, CliError, LeakcheckExitCode};
 use leakcheck_monitor::alert::WebhookSink;
 use leakcheck_monitor::sampler::{Monitor, MonitorConfig};
 use leakcheck_monitor::serve::{Server, ServerConfig, View};
@@ -73,24 +73,24 @@ pub struct MonitorArgs {
 }
 
 /// Parses `500ms`, `2s`, `1.5s`, `1m`, `1h`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, BadValue> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("`{text}` has no unit: write it as 500ms, 2s, 1m or 1h"))?;
+        .ok_or_else(|| BadValue::new(text, "has no unit: write it as 500ms, 2s, 1m or 1h"))?;
     let (number, unit) = text.split_at(split);
     let number: f64 = number
         .parse()
-        .map_err(|_| format!("`{text}` is not a duration such as 500ms, 2s, 1m or 1h"))?;
+        .map_err(|_| BadValue::new(text, "is not a duration such as 500ms, 2s, 1m or 1h"))?;
     let seconds = match unit {
         "ms" => number / 1000.0,
         "s" => number,
         "m" | "min" => number * 60.0,
         "h" => number * 3600.0,
-        _ => return Err(format!("`{unit}` is not a unit: use ms, s, m or h")),
+        _ => return Err(BadValue::new(unit, "is not a unit: use ms, s, m or h")),
     };
     if !(0.001..=86_400.0).contains(&seconds) {
-        return Err(format!("`{text}` is out of range: 1ms to 24h"));
+        return Err(BadValue::new(text, "is out of range: 1ms to 24h"));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -106,8 +106,7 @@ pub struct Watch {
 /// Asks the monitor core to watch `pid` with the interval, window and alert sinks of `args`;
 /// alerts are also logged on stderr.
 pub fn watch(pid: u32, args: &MonitorArgs) -> Result<Watch, CliError> {
-    let source =
-        OtherProcess::new(pid).map_err(|e| CliError(format!("cannot watch pid {pid}: {e}")))?;
+    let source = OtherProcess::new(pid).map_err(|source| CliError::Watch { pid, source })?;
     let mut config = MonitorConfig::new().log_alerts();
     if let Some(interval) = args.interval {
         config = config.interval(interval);
@@ -116,8 +115,11 @@ pub fn watch(pid: u32, args: &MonitorArgs) -> Result<Watch, CliError> {
         config = config.window(window);
     }
     for url in &args.webhook {
-        config =
-            config.sink(WebhookSink::json(url).map_err(|e| CliError(format!("--webhook: {e}")))?);
+        let sink = WebhookSink::json(url).map_err(|problem| CliError::Flag {
+            flag: "--webhook",
+            problem,
+        })?;
+        config = config.sink(sink);
     }
     // Alertmanager links an alert to where it came from: the dashboard, when its address is
     // known before binding (not with --port 0).
@@ -128,13 +130,15 @@ pub fn watch(pid: u32, args: &MonitorArgs) -> Result<Watch, CliError> {
         )
     });
     for url in &args.alertmanager {
-        let mut sink =
-            WebhookSink::alertmanager(url).map_err(|e| CliError(format!("--alertmanager: {e}")))?;
+        let mut sink = WebhookSink::alertmanager(url).map_err(|problem| CliError::Flag {
+            flag: "--alertmanager",
+            problem,
+        })?;
         sink.generator_url.clone_from(&dashboard);
         config = config.sink(sink);
     }
     let monitor = Monitor::watch(Box::new(source), config)
-        .map_err(|e| CliError(format!("cannot start the monitor: {e}")))?;
+        .map_err(|source| CliError::Watch { pid, source })?;
     Ok(Watch {
         view: Arc::new(monitor.handle()),
         stop: Box::new(move || monitor.stop()),
@@ -145,12 +149,18 @@ pub fn watch(pid: u32, args: &MonitorArgs) -> Result<Watch, CliError> {
 pub fn run(args: &MonitorArgs) -> Result<i32, CliError> {
     let token = match std::env::var(TOKEN_VAR) {
         Ok(t) if t.trim().is_empty() => {
-            return Err(CliError(format!("{TOKEN_VAR} is set but empty")))
+            return Err(CliError::Env {
+                name: TOKEN_VAR,
+                problem: "is set but empty: unset it, or set it to the token to require",
+            })
         }
         Ok(t) => Some(t.trim().to_owned()),
         Err(std::env::VarError::NotPresent) => None,
         Err(std::env::VarError::NotUnicode(_)) => {
-            return Err(CliError(format!("{TOKEN_VAR} is not valid UTF-8")))
+            return Err(CliError::Env {
+                name: TOKEN_VAR,
+                problem: "is not valid UTF-8: a token is sent in an HTTP header, use ASCII",
+            })
         }
     };
     let config = ServerConfig {
@@ -162,14 +172,19 @@ pub fn run(args: &MonitorArgs) -> Result<i32, CliError> {
     let pid = match (&args.pid, args.command.split_first()) {
         (Some(pid), _) => {
             if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                return Err(CliError(format!("no process with pid {pid}")));
+                return Err(CliError::NoSuchProcess { pid: *pid });
             }
             *pid
         }
         (None, Some((program, rest))) => {
-            let spawned = Command::new(program).args(rest).spawn().map_err(|e| {
-                CliError(format!("cannot start `{}`: {e}", program.to_string_lossy()))
-            })?;
+            let spawned =
+                Command::new(program)
+                    .args(rest)
+                    .spawn()
+                    .map_err(|source| CliError::Spawn {
+                        program: program.to_string_lossy().into_owned(),
+                        source,
+                    })?;
             // Ctrl-C in a terminal reaches the whole foreground group: the command decides what
             // it means, and the monitor stays to report its exit code. Set after the spawn, so
             // the command keeps the default disposition.
@@ -178,7 +193,11 @@ pub fn run(args: &MonitorArgs) -> Result<i32, CliError> {
             child = Some(spawned);
             pid
         }
-        (None, None) => return Err(CliError("give --pid PID or -- CMD ARGS…".into())),
+        (None, None) => {
+            return Err(CliError::Usage {
+                problem: "give --pid PID or -- CMD ARGS…",
+            })
+        }
     };
 
     // From here on a started command must not outlive a failure to watch it.
@@ -187,10 +206,10 @@ pub fn run(args: &MonitorArgs) -> Result<i32, CliError> {
             Ok(server) => Ok((server, watch)),
             Err(e) => {
                 (watch.stop)();
-                Err(CliError(format!(
-                    "cannot listen on {}:{}: {e}",
-                    args.bind, args.port
-                )))
+                Err(CliError::Listen {
+                    addr: std::net::SocketAddr::new(args.bind, args.port),
+                    source: e,
+                })
             }
         }
     });
@@ -211,10 +230,10 @@ pub fn run(args: &MonitorArgs) -> Result<i32, CliError> {
     );
 
     let code = match child {
-        Some(child) => wait_child(child)?,
+        Some(child) => wait_child(child, &args.command[0])?,
         None => {
             wait_gone(pid);
-            EXIT_OK
+            LeakcheckExitCode::OK
         }
     };
     let last = summary(&watch.view.status());
@@ -229,10 +248,11 @@ pub fn run(args: &MonitorArgs) -> Result<i32, CliError> {
 }
 
 /// Waits for the command and turns its end into an exit code.
-fn wait_child(mut child: Child) -> Result<i32, CliError> {
-    let status = child
-        .wait()
-        .map_err(|e| CliError(format!("cannot wait for the command: {e}")))?;
+fn wait_child(mut child: Child, program: &std::ffi::OsStr) -> Result<i32, CliError> {
+    let status = child.wait().map_err(|source| CliError::Wait {
+        program: program.to_string_lossy().into_owned(),
+        source,
+    })?;
     Ok(exit_code(status))
 }
 
@@ -246,7 +266,7 @@ pub fn exit_code(status: ExitStatus) -> i32 {
             return 128 + signal;
         }
     }
-    status.code().unwrap_or(EXIT_ERROR)
+    status.code().unwrap_or(LeakcheckExitCode::ERROR)
 }
 
 /// A one-line verdict for the last message.
@@ -325,9 +345,10 @@ mod tests {
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert!(parse_duration("2").unwrap_err().contains("no unit"));
-        assert!(parse_duration("2d").unwrap_err().contains("not a unit"));
-        assert!(parse_duration("0s").unwrap_err().contains("out of range"));
+        let problem = |text| parse_duration(text).unwrap_err().to_string();
+        assert!(problem("2").contains("no unit"));
+        assert!(problem("2d").contains("`d` is not a unit"));
+        assert!(problem("0s").contains("out of range"));
         assert!(parse_duration("x1s").is_err());
     }
 }

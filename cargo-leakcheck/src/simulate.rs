@@ -14,7 +14,7 @@
 //! fail a test). A run that crashed or hung has no verdict: it is listed as an error, left out of
 //! both rates, and fails the command.
 
-use crate::{CliError, EXIT_FAILED, EXIT_OK};
+use crate::{BadValue, CliError, LeakcheckExitCode};
 use catalogue::{Kind, Params};
 use children::{End, Finished, Job};
 use leakcheck::{Report, Verdict};
@@ -79,11 +79,12 @@ pub struct SimulateArgs {
 
 /// A target in percent: a finite number ≥ 0. NaN would make every comparison false and switch
 /// the check off without a word.
-fn percent_target(raw: &str) -> Result<f64, String> {
+fn percent_target(raw: &str) -> Result<f64, BadValue> {
     match raw.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!(
-            "`{raw}` is not a percentage: give a number ≥ 0, e.g. 99"
+        _ => Err(BadValue::new(
+            raw,
+            "is not a percentage: give a number ≥ 0, e.g. 99",
         )),
     }
 }
@@ -103,13 +104,13 @@ pub struct LeakType(pub Vec<Kind>);
 
 /// Parses `--leak-type`: a family name, or `goroutine` (threads and async tasks, the nearest
 /// Rust has to a leaked goroutine).
-pub fn parse_leak_type(s: &str) -> Result<LeakType, String> {
+pub fn parse_leak_type(s: &str) -> Result<LeakType, BadValue> {
     if s == "goroutine" {
         return Ok(LeakType(vec![Kind::Threads, Kind::Tasks]));
     }
     s.parse::<Kind>()
         .map(|kind| LeakType(vec![kind]))
-        .map_err(|e| format!("{e} (or goroutine, for thread and task)"))
+        .map_err(|e| BadValue::new(s, format!("{e} (or goroutine, for thread and task)")))
 }
 
 /// Arguments of the hidden command each case process runs.
@@ -127,17 +128,19 @@ pub struct CaseArgs {
 
 /// Checks one case in this process and writes its report: the child's side of `simulate`.
 pub fn run_case(args: &CaseArgs) -> Result<i32, CliError> {
-    let case = catalogue::find(&args.case)
-        .ok_or_else(|| CliError(format!("no simulated case is called `{}`", args.case)))?;
+    let case = catalogue::find(&args.case).ok_or_else(|| CliError::NoSuchCase {
+        name: args.case.clone(),
+    })?;
     let params = case.params(args.seed);
     let report = leakcheck::Check::new()
         .name(case.name)
         .run(case.body(&params));
-    let json = serde_json::to_vec(&report)
-        .map_err(|e| CliError(format!("cannot encode the report: {e}")))?;
-    std::fs::write(&args.out, json)
-        .map_err(|e| CliError(format!("cannot write {}: {e}", args.out.display())))?;
-    Ok(EXIT_OK)
+    let json = serde_json::to_vec(&report).map_err(|source| CliError::Encode {
+        what: "the report",
+        source,
+    })?;
+    std::fs::write(&args.out, json).map_err(|e| CliError::write(&args.out, e))?;
+    Ok(LeakcheckExitCode::OK)
 }
 
 /// One case run, as `--format json` prints it.
@@ -419,10 +422,13 @@ pub fn run(args: &SimulateArgs) -> Result<i32, CliError> {
         .filter(|c| kinds.contains(&c.kind))
         .collect();
     if cases.is_empty() {
-        return Err(CliError(format!(
-            "this build has no simulated case of {}: the task family needs leakcheck's `tokio` feature",
-            kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
-        )));
+        return Err(CliError::NoCases {
+            families: kinds
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
     }
     let jobs: Vec<Job> = (0..args.trials)
         .flat_map(|trial| {
@@ -437,8 +443,7 @@ pub fn run(args: &SimulateArgs) -> Result<i32, CliError> {
         || std::thread::available_parallelism().map_or(1, usize::from),
         |n| n as usize,
     );
-    let exe = std::env::current_exe()
-        .map_err(|e| CliError(format!("cannot find this executable to run the cases: {e}")))?;
+    let exe = std::env::current_exe().map_err(CliError::CurrentExe)?;
 
     eprintln!(
         "leakcheck: simulating {} cases × {} trial(s), {} at a time, each in a process of its own",
@@ -465,12 +470,7 @@ pub fn run(args: &SimulateArgs) -> Result<i32, CliError> {
                 let _ = std::io::stderr().flush();
             }
         },
-    )
-    .map_err(|e| {
-        CliError(format!(
-            "cannot make a scratch directory for the case processes: {e}"
-        ))
-    })?;
+    )?;
     if show_progress {
         eprint!("\r\x1b[K");
     }
@@ -490,8 +490,10 @@ pub fn run(args: &SimulateArgs) -> Result<i32, CliError> {
     );
     match args.format {
         Format::Json => {
-            let json = serde_json::to_string_pretty(&rows)
-                .map_err(|e| CliError(format!("cannot encode the rows: {e}")))?;
+            let json = serde_json::to_string_pretty(&rows).map_err(|source| CliError::Encode {
+                what: "the rows",
+                source,
+            })?;
             println!("{json}");
             eprint!("{figures}");
         }
@@ -502,9 +504,9 @@ pub fn run(args: &SimulateArgs) -> Result<i32, CliError> {
         }
     }
     Ok(if summary.passes(args.min_recall, args.max_fp) {
-        EXIT_OK
+        LeakcheckExitCode::OK
     } else {
-        EXIT_FAILED
+        LeakcheckExitCode::FAILED
     })
 }
 

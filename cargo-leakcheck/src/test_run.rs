@@ -1,12 +1,13 @@
 //! `cargo leakcheck test [ARGS…]`: one fresh run of the leak tests through `cargo test` (or
 //! `cargo nextest run`), then a summary table and where the reports are.
 
-use crate::locate::{self, Workspace};
-use crate::{html, CliError, EXIT_FAILED, EXIT_OK};
+use crate::locate::Workspace;
+use crate::{html, CliError, LeakcheckExitCode};
 use leakcheck::record::{self, Outcome, RunReport};
 use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, ExitStatus};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Arguments of `test`.
@@ -21,28 +22,30 @@ pub struct TestArgs {
     pub cargo_args: Vec<OsString>,
 }
 
-/// Runs the tests as a new run; the exit code is 0 when they passed, 1 when not.
+/// Runs the tests as a new run. The exit code is [`LeakcheckExitCode::OK`] when they passed,
+/// [`LeakcheckExitCode::FAILED`] when one failed, and [`LeakcheckExitCode::BUILD_FAILED`] when
+/// they could not be built.
 pub fn run(args: &TestArgs) -> Result<i32, CliError> {
     let workspace = Workspace::current()?;
     let out_dir = workspace.output_dir();
     let run_id = new_run_id();
 
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    if args.nextest {
-        command.args(["nextest", "run"]);
-    } else {
-        command.arg("test");
+    // `cargo test` exits 101 both when the build fails and when a test fails, so the tests are
+    // built first by `cargo test --no-run` with the same arguments (the second build finds
+    // everything fresh). nextest tells them apart itself: 101 for a build, 100 for tests.
+    if !args.nextest {
+        let (build, command) = run_cargo(args, &run_id, &out_dir, true)?;
+        if build.code() == Some(CARGO_USAGE_ERROR) {
+            return Err(CliError::CargoUsage { command });
+        }
+        if !build.success() {
+            return Ok(build_failed(&build));
+        }
     }
-    command
-        .args(&args.cargo_args)
-        .env(leakcheck::env::RUN_ID, &run_id)
-        // Tests run in their package's directory: hand them the directory as resolved here.
-        .env(leakcheck::env::DIR, &out_dir);
-    eprintln!("leakcheck: run {run_id}: {}", describe(&command));
-    let status = command
-        .status()
-        .map_err(|e| CliError(format!("cannot start cargo: {e}")))?;
+    let (status, _) = run_cargo(args, &run_id, &out_dir, false)?;
+    if args.nextest && status.code() == Some(NEXTEST_BUILD_FAILED) {
+        return Ok(build_failed(&status));
+    }
 
     let report_path = out_dir.join("report.json");
     let report = match record::read_report(&report_path) {
@@ -53,12 +56,8 @@ pub fn run(args: &TestArgs) -> Result<i32, CliError> {
         Some(report) => {
             print!("{}", summary_table(report));
             let page = out_dir.join("report.html");
-            std::fs::write(&page, html::report_page(report)).map_err(|e| {
-                CliError(format!(
-                    "cannot write {}: {e}",
-                    locate::absolute(&page).display()
-                ))
-            })?;
+            std::fs::write(&page, html::report_page(report))
+                .map_err(|e| CliError::write(&page, e))?;
             for unreadable in &report.unreadable {
                 eprintln!("leakcheck: warning: a record could not be read: {unreadable}");
             }
@@ -68,16 +67,68 @@ pub fn run(args: &TestArgs) -> Result<i32, CliError> {
             println!("report.html: {}", page.display());
         }
         None => println!(
-            "leakcheck: no leak test ran in this run (no #[leak_test] matched, or the build \
-             failed); nothing was written to {}",
+            "leakcheck: no leak test ran in this run (no #[leak_test] matched); nothing was \
+             written to {}",
             out_dir.display()
         ),
     }
     Ok(if status.success() {
-        EXIT_OK
+        LeakcheckExitCode::OK
     } else {
-        EXIT_FAILED
+        LeakcheckExitCode::FAILED
     })
+}
+
+/// nextest's exit code for a build that failed (its `NextestExitCode::BUILD_FAILED`).
+const NEXTEST_BUILD_FAILED: i32 = 101;
+
+/// cargo's exit code for a command line it cannot parse (it exits 101 for every other error).
+const CARGO_USAGE_ERROR: i32 = 1;
+
+/// Runs `cargo test ARGS…` (or `cargo nextest run ARGS…`) for run `run_id`, or with
+/// `build_only`, `cargo test --no-run ARGS…`; waits for it. Its status, and the command as run.
+fn run_cargo(
+    args: &TestArgs,
+    run_id: &str,
+    out_dir: &Path,
+    build_only: bool,
+) -> Result<(ExitStatus, String), CliError> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    if args.nextest {
+        command.args(["nextest", "run"]);
+    } else {
+        command.arg("test");
+    }
+    if build_only {
+        command.arg("--no-run");
+    }
+    command
+        .args(&args.cargo_args)
+        // The same environment for both steps, so the second build is the first one.
+        .env(leakcheck::env::RUN_ID, run_id)
+        // Tests run in their package's directory: hand them the directory as resolved here.
+        .env(leakcheck::env::DIR, out_dir);
+    let described = describe(&command);
+    if !build_only {
+        eprintln!("leakcheck: run {run_id}: {described}");
+    }
+    match command.status() {
+        Ok(status) => Ok((status, described)),
+        Err(source) => Err(CliError::Spawn {
+            program: described,
+            source,
+        }),
+    }
+}
+
+/// Says that the build failed and returns [`LeakcheckExitCode::BUILD_FAILED`].
+fn build_failed(status: &ExitStatus) -> i32 {
+    eprintln!(
+        "leakcheck: the build failed ({status}): no test ran and no report was written; fix the \
+         errors above and run again"
+    );
+    LeakcheckExitCode::BUILD_FAILED
 }
 
 /// A run id that no other run shares: the time and this process's id.

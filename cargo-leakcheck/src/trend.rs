@@ -6,7 +6,7 @@
 //! (see [`crate::html::trend_page`]). A test missing from a run is a gap, not a zero.
 
 use crate::html::plot::{format_value, Unit};
-use crate::{html, locate, CliError, EXIT_OK};
+use crate::{html, locate, CliError, LeakcheckExitCode};
 use leakcheck::record::{self, Outcome, RunInfo, RunReport};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -265,11 +265,9 @@ pub fn load(inputs: &[PathBuf]) -> Result<Vec<(PathBuf, RunReport)>, CliError> {
     let mut files = Vec::new();
     for input in inputs {
         if input.is_dir() {
-            let entries = std::fs::read_dir(input).map_err(|e| {
-                CliError(format!(
-                    "{}: cannot list the directory: {e}",
-                    input.display()
-                ))
+            let entries = std::fs::read_dir(input).map_err(|source| CliError::Read {
+                path: input.clone(),
+                source,
             })?;
             let mut found: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -303,25 +301,17 @@ fn looks_like_path(input: &Path) -> bool {
 pub fn run(args: &TrendArgs) -> Result<i32, CliError> {
     let reports = load(&args.inputs)?;
     if reports.is_empty() {
-        let inputs: Vec<String> = args
-            .inputs
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        return Err(CliError(format!(
-            "no reports to show: {} holds no *.json report; give report files (a report.json, \
-             saved baselines from `.leakcheck/baselines/`, CI artifacts) or a directory of them",
-            inputs.join(", ")
-        )));
+        return Err(CliError::NoReports {
+            inputs: args.inputs.clone(),
+        });
     }
     let trend = Trend::new(reports);
 
     let page = locate::absolute(&args.out);
-    std::fs::write(&page, html::trend_page(&trend)).map_err(|e| {
-        CliError(format!(
-            "cannot write {}: {e}; choose another file with --out",
-            page.display()
-        ))
+    std::fs::write(&page, html::trend_page(&trend)).map_err(|source| CliError::Write {
+        path: page.clone(),
+        source,
+        hint: Some("choose another file with --out"),
     })?;
     match args.format {
         Format::Text => {
@@ -329,12 +319,14 @@ pub fn run(args: &TrendArgs) -> Result<i32, CliError> {
             println!("\ntrend page: {}", page.display());
         }
         Format::Json => {
-            let json = serde_json::to_string_pretty(&trend)
-                .map_err(|e| CliError(format!("cannot write the trend as JSON: {e}")))?;
+            let json = serde_json::to_string_pretty(&trend).map_err(|source| CliError::Encode {
+                what: "the trend",
+                source,
+            })?;
             println!("{json}");
             // stdout is for the JSON; people still learn where the page is.
             eprintln!("trend page: {}", page.display());
         }
     }
-    Ok(EXIT_OK)
+    Ok(LeakcheckExitCode::OK)
 }

@@ -61,7 +61,7 @@ mod watchdog;
 
 pub use analyze::{CountFinding, HeapFinding, Plan, Verdict};
 pub use config::{
-    env, Config, ConfigError, ConfigFile, Flavor, Options, Suppressions, Suspicious,
+    env, Config, ConfigError, ConfigFile, Expected, Flavor, Options, Suppressions, Suspicious,
     CONFIG_FILE_NAME,
 };
 pub use leakcheck_alloc::{counters, global_allocator, is_installed, Counters, CountingAlloc};

@@ -22,7 +22,7 @@ pub mod render;
 
 pub use compare::compare;
 
-use crate::{locate, CliError, EXIT_FAILED, EXIT_OK};
+use crate::{locate, BadValue, CliError, LeakcheckExitCode};
 use leakcheck::record::{self, Outcome, RunReport, TestRecord};
 use serde::{Deserialize, Serialize};
 use std::io::Write as _;
@@ -86,17 +86,18 @@ pub enum Format {
 }
 
 /// `--threshold`: a non-negative percentage, with or without a `%` sign.
-fn parse_pct(text: &str) -> Result<f64, String> {
+fn parse_pct(text: &str) -> Result<f64, BadValue> {
     let pct: f64 = text
         .trim()
         .trim_end_matches('%')
         .parse()
-        .map_err(|_| format!("`{text}` is not a percentage (e.g. 5 or 2.5)"))?;
+        .map_err(|_| BadValue::new(text, "is not a percentage (e.g. 5 or 2.5)"))?;
     if pct.is_finite() && pct >= 0.0 {
         Ok(pct)
     } else {
-        Err(format!(
-            "`{text}`: the threshold must be a percentage of 0 or more"
+        Err(BadValue::new(
+            text,
+            "is not a threshold: give a percentage of 0 or more",
         ))
     }
 }
@@ -355,9 +356,9 @@ pub fn run(args: &DiffArgs) -> Result<i32, CliError> {
         }
     }
     Ok(if diff.regression {
-        EXIT_FAILED
+        LeakcheckExitCode::FAILED
     } else {
-        EXIT_OK
+        LeakcheckExitCode::OK
     })
 }
 

@@ -74,14 +74,17 @@ pub(crate) fn run_all(
     parallel: usize,
     timeout: Duration,
     mut progress: impl FnMut(usize, &Finished),
-) -> io::Result<Vec<Finished>> {
+) -> Result<Vec<Finished>, crate::CliError> {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let scratch = Scratch(
         std::env::temp_dir().join(format!("leakcheck-simulate-{}-{nanos}", std::process::id())),
     );
-    std::fs::create_dir_all(&scratch.0)?;
+    std::fs::create_dir_all(&scratch.0).map_err(|source| crate::CliError::CreateDir {
+        path: scratch.0.clone(),
+        source,
+    })?;
 
     let (done, exits) = mpsc::channel::<(usize, io::Result<ExitStatus>)>();
     let mut results: Vec<Option<Finished>> = jobs.iter().map(|_| None).collect();

@@ -35,7 +35,7 @@ fn leak_types_are_families_or_goroutine() {
         parse_leak_type("goroutine"),
         Ok(LeakType(vec![Kind::Threads, Kind::Tasks]))
     );
-    let error = parse_leak_type("nope").unwrap_err();
+    let error = parse_leak_type("nope").unwrap_err().to_string();
     for kind in Kind::ALL {
         assert!(error.contains(kind.name()), "{error}");
     }

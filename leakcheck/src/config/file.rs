@@ -63,14 +63,9 @@ pub struct ConfigFile {
 impl ConfigFile {
     /// Parses `text`, read from `path` (named in errors).
     pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
-        let mut file: ConfigFile = toml::from_str(text).map_err(|e| {
-            ConfigError(format!(
-                "{} is not a valid leakcheck configuration: {}\n(fix the file, or set {}=none to \
-                 run without it; the README's \"Options\" table lists every key)",
-                path.display(),
-                e.to_string().trim_end(),
-                env::CONFIG
-            ))
+        let mut file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(e),
         })?;
         file.path = path.to_owned();
         file.suspicious()?;
@@ -79,12 +74,9 @@ impl ConfigFile {
 
     /// Reads and parses the file at `path`.
     pub fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError(format!(
-                "cannot read the configuration file {}: {e} (fix it, or set {}=none)",
-                path.display(),
-                env::CONFIG
-            ))
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
         })?;
         Self::parse(path, &text)
     }
@@ -116,11 +108,11 @@ impl ConfigFile {
         self.suspicious
             .as_deref()
             .map(|raw| {
-                Suspicious::parse(raw).ok_or_else(|| {
-                    ConfigError(format!(
-                        "{}: suspicious = {raw:?} is not a choice; use \"pass\" or \"fail\"",
-                        self.path.display()
-                    ))
+                Suspicious::parse(raw).ok_or_else(|| ConfigError::FileValue {
+                    path: self.path.clone(),
+                    key: "suspicious",
+                    value: raw.to_owned(),
+                    expected: Suspicious::CHOICES,
                 })
             })
             .transpose()
@@ -172,17 +164,28 @@ mod tests {
     #[test]
     fn bad_files_are_errors_that_name_the_file_and_the_key() {
         let err = parse("iteration = 3\n").unwrap_err();
-        assert!(err.0.contains("/ws/leakcheck.toml"), "{err}");
-        assert!(err.0.contains("iteration"), "{err}");
-        assert!(err.0.contains("LEAKCHECK_CONFIG=none"), "{err}");
+        assert!(
+            matches!(&err, ConfigError::Parse { path, .. } if path == Path::new("/ws/leakcheck.toml")),
+            "{err:?}"
+        );
+        // The TOML reader's own error is the cause.
+        assert!(std::error::Error::source(&err).is_some(), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains("/ws/leakcheck.toml"), "{err}");
+        assert!(message.contains("iteration"), "{err}");
+        assert!(message.contains("LEAKCHECK_CONFIG=none"), "{err}");
         let err = parse("iterations = \"many\"\n").unwrap_err();
-        assert!(err.0.contains("iterations"), "{err}");
+        assert!(err.to_string().contains("iterations"), "{err}");
         let err = parse("[suppress]\nthread = [\"x\"]\n").unwrap_err();
-        assert!(err.0.contains("thread"), "{err}");
+        assert!(err.to_string().contains("thread"), "{err}");
         let err = parse("suspicious = \"maybe\"\n").unwrap_err();
-        assert!(err.0.contains("suspicious = \"maybe\""), "{err}");
+        assert!(
+            err.to_string()
+                .contains("/ws/leakcheck.toml: suspicious = \"maybe\" is not a choice; use \"pass\" or \"fail\""),
+            "{err}"
+        );
         let err = parse("iterations = [\n").unwrap_err();
-        assert!(err.0.contains("/ws/leakcheck.toml"), "{err}");
+        assert!(err.to_string().contains("/ws/leakcheck.toml"), "{err}");
     }
 
     #[test]
@@ -207,7 +210,13 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            missing.0.contains("/nonexistent/leakcheck.toml"),
+            matches!(&missing, ConfigError::Read { path, source }
+                if path == Path::new("/nonexistent/leakcheck.toml")
+                    && source.kind() == std::io::ErrorKind::NotFound),
+            "{missing:?}"
+        );
+        assert!(
+            missing.to_string().contains("/nonexistent/leakcheck.toml"),
             "{missing}"
         );
         std::fs::remove_dir_all(&root).unwrap();

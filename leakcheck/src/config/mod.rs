@@ -5,11 +5,12 @@
 //! of all three. A malformed environment value or file is an error that names the variable or the
 //! file, never ignored.
 
+mod error;
 pub(crate) mod file;
 
+pub use error::{ConfigError, Expected};
 pub use file::{ConfigFile, CONFIG_FILE_NAME};
 
-use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -79,6 +80,9 @@ pub enum Suspicious {
 }
 
 impl Suspicious {
+    /// What a `suspicious` setting may be.
+    const CHOICES: Expected = Expected::OneOf(&["pass", "fail"]);
+
     fn parse(raw: &str) -> Option<Suspicious> {
         match raw.trim().to_ascii_lowercase().as_str() {
             "pass" => Some(Suspicious::Pass),
@@ -268,18 +272,6 @@ impl Default for Config {
     }
 }
 
-/// A setting that cannot be used.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError(pub String);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "leakcheck: {}", self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 impl Config {
     /// Resolves `options` over the process environment, the `leakcheck.toml` found from the
     /// package being tested (`CARGO_MANIFEST_DIR`, else the current directory) and the defaults.
@@ -313,25 +305,26 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
         file: Option<&ConfigFile>,
     ) -> Result<Config, ConfigError> {
-        let number = |name: &str| -> Result<Option<u64>, ConfigError> {
+        let bad = |name: &'static str, value: String, expected: Expected| ConfigError::Env {
+            name,
+            value,
+            expected,
+        };
+        let number = |name: &'static str| -> Result<Option<u64>, ConfigError> {
             env(name)
                 .map(|raw| {
-                    raw.trim().parse::<u64>().map_err(|_| {
-                        ConfigError(format!(
-                            "{name}={raw:?} is not a whole number; unset it or give e.g. {name}=10"
-                        ))
-                    })
+                    raw.trim()
+                        .parse::<u64>()
+                        .map_err(|_| bad(name, raw, Expected::WholeNumber))
                 })
                 .transpose()
         };
-        let flag = |name: &str| -> Result<Option<bool>, ConfigError> {
+        let flag = |name: &'static str| -> Result<Option<bool>, ConfigError> {
             env(name)
                 .map(|raw| match raw.trim().to_ascii_lowercase().as_str() {
                     "1" | "true" | "yes" | "on" => Ok(true),
                     "0" | "false" | "no" | "off" => Ok(false),
-                    _ => Err(ConfigError(format!(
-                        "{name}={raw:?} is not a boolean; use 1/true or 0/false"
-                    ))),
+                    _ => Err(bad(name, raw, Expected::Boolean)),
                 })
                 .transpose()
         };
@@ -374,17 +367,13 @@ impl Config {
             .or(number(env::TIMEOUT)?)
             .or(f.timeout)
             .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
-        let switch = |written: Option<bool>, name: &str, in_file: Option<bool>| {
+        let switch = |written: Option<bool>, name: &'static str, in_file: Option<bool>| {
             Ok::<bool, ConfigError>(written.or(flag(name)?).or(in_file).unwrap_or(true))
         };
         let suspicious = match (options.suspicious, env(env::SUSPICIOUS)) {
             (Some(written), _) => written,
-            (None, Some(raw)) => Suspicious::parse(&raw).ok_or_else(|| {
-                ConfigError(format!(
-                    "{}={raw:?} is not a choice; use pass or fail",
-                    env::SUSPICIOUS
-                ))
-            })?,
+            (None, Some(raw)) => Suspicious::parse(&raw)
+                .ok_or_else(|| bad(env::SUSPICIOUS, raw, Suspicious::CHOICES))?,
             (None, None) => f.suspicious()?.unwrap_or_default(),
         };
         let mut suppress = Suppressions {
@@ -436,26 +425,21 @@ impl Config {
     /// Checks the settings make a run possible.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.iterations < 2 {
-            return Err(ConfigError(format!(
-                "iterations = {} is too few: the first round compares two halves, so it needs at least 2",
-                self.iterations
-            )));
+            return Err(ConfigError::TooFewIterations {
+                iterations: self.iterations,
+            });
         }
         if self.max_iterations < self.iterations {
-            return Err(ConfigError(format!(
-                "max_iterations = {} is below iterations = {}; raise it or leave it unset (default: {}× iterations)",
-                self.max_iterations, self.iterations, DEFAULT_MAX_FACTOR
-            )));
+            return Err(ConfigError::MaxBelowIterations {
+                max_iterations: self.max_iterations,
+                iterations: self.iterations,
+            });
         }
         if self.timeout.is_zero() {
-            return Err(ConfigError(
-                "timeout = 0 would kill every test; give seconds > 0".into(),
-            ));
+            return Err(ConfigError::ZeroTimeout);
         }
         if self.worker_threads == Some(0) {
-            return Err(ConfigError(
-                "worker_threads = 0 leaves no thread to run tasks; give 1 or more".into(),
-            ));
+            return Err(ConfigError::ZeroWorkerThreads);
         }
         Ok(())
     }
@@ -511,10 +495,21 @@ mod tests {
     fn bad_values_name_the_variable() {
         let err =
             Config::resolve(&Options::NONE, env_of(&[("LEAKCHECK_WARMUP", "lots")])).unwrap_err();
-        assert!(err.0.contains("LEAKCHECK_WARMUP=\"lots\""), "{err}");
+        assert!(
+            matches!(
+                &err,
+                ConfigError::Env { name: "LEAKCHECK_WARMUP", value, expected: Expected::WholeNumber }
+                    if value == "lots"
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("LEAKCHECK_WARMUP=\"lots\""),
+            "{err}"
+        );
         let err =
             Config::resolve(&Options::NONE, env_of(&[("LEAKCHECK_ISOLATE", "maybe")])).unwrap_err();
-        assert!(err.0.contains("LEAKCHECK_ISOLATE"), "{err}");
+        assert!(err.to_string().contains("LEAKCHECK_ISOLATE"), "{err}");
         let few = Options {
             iterations: Some(1),
             ..Options::NONE
@@ -526,6 +521,6 @@ mod tests {
             ..Options::NONE
         };
         let err = Config::resolve(&below, env_of(&[])).unwrap_err();
-        assert!(err.0.contains("max_iterations = 5"), "{err}");
+        assert!(err.to_string().contains("max_iterations = 5"), "{err}");
     }
 }

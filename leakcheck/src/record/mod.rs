@@ -316,11 +316,52 @@ impl Figures {
 
 /// A record or report that cannot be used. The message names the file and the next step.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ReadError {
     /// The file.
     pub path: PathBuf,
-    /// What is wrong and what to do.
-    pub problem: String,
+    /// What is wrong with it.
+    pub problem: ReadProblem,
+}
+
+/// What is wrong with a record or report file.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ReadProblem {
+    /// There is no such file.
+    Missing,
+    /// The file cannot be read.
+    Io(std::io::Error),
+    /// The bytes are not UTF-8 text, so not JSON: the file is damaged.
+    NotUtf8(std::str::Utf8Error),
+    /// The text is not JSON: the file is damaged or was cut short.
+    NotJson(serde_json::Error),
+    /// JSON without a whole-number `schema_version`: not something leakcheck wrote.
+    NotLeakcheck {
+        /// `"report"` or `"record"`.
+        what: &'static str,
+        /// The `schema_version` the file has, as JSON, when it has one.
+        schema_version: Option<String>,
+    },
+    /// Written by a newer leakcheck.
+    Newer {
+        /// The file's schema version.
+        version: u64,
+    },
+    /// Older than any schema version this leakcheck reads.
+    Older {
+        /// The file's schema version.
+        version: u64,
+    },
+    /// A readable schema version, but not the shape of a record or report.
+    Shape {
+        /// `"report"` or `"record"`.
+        what: &'static str,
+        /// The file's schema version.
+        version: u64,
+        /// What does not fit.
+        source: serde_json::Error,
+    },
 }
 
 impl fmt::Display for ReadError {
@@ -329,41 +370,103 @@ impl fmt::Display for ReadError {
     }
 }
 
-impl std::error::Error for ReadError {}
+impl fmt::Display for ReadProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const DAMAGED: &str = "the file is damaged or truncated: run the leak tests again to \
+                               rewrite it, or restore the baseline from version control";
+        match self {
+            ReadProblem::Missing => f.write_str(
+                "no such file; run the leak tests first (`cargo leakcheck test`), or give the \
+                 path of a report.json or a saved baseline",
+            ),
+            ReadProblem::Io(e) => write!(f, "cannot be read: {e}"),
+            ReadProblem::NotUtf8(e) => {
+                write!(f, "is not valid JSON (not UTF-8 text: {e}); {DAMAGED}")
+            }
+            ReadProblem::NotJson(e) => write!(f, "is not valid JSON ({e}); {DAMAGED}"),
+            ReadProblem::NotLeakcheck {
+                what,
+                schema_version: Some(version),
+            } => write!(
+                f,
+                "is not a leakcheck {what}: its `schema_version` is {version}, not a version number"
+            ),
+            ReadProblem::NotLeakcheck {
+                what,
+                schema_version: None,
+            } => write!(
+                f,
+                "is not a leakcheck {what}: it has no `schema_version` field"
+            ),
+            ReadProblem::Newer { version } => write!(
+                f,
+                "was written by a newer leakcheck (schema version {version}; this one reads \
+                 versions {OLDEST_READABLE} to {SCHEMA_VERSION}); upgrade with `cargo install \
+                 cargo-leakcheck` and update the `leakcheck` dependency"
+            ),
+            ReadProblem::Older { version } => write!(
+                f,
+                "has schema version {version}, older than any this leakcheck reads \
+                 ({OLDEST_READABLE} to {SCHEMA_VERSION}); run the leak tests again to write a \
+                 new one"
+            ),
+            ReadProblem::Shape {
+                what,
+                version,
+                source,
+            } => write!(
+                f,
+                "is not a valid leakcheck {what} of schema version {version} ({source}); run the \
+                 leak tests again to rewrite it"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.problem {
+            ReadProblem::Io(e) => Some(e),
+            ReadProblem::NotUtf8(e) => Some(e),
+            ReadProblem::NotJson(e) | ReadProblem::Shape { source: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl ReadError {
+    fn new(path: &Path, problem: ReadProblem) -> ReadError {
+        ReadError {
+            path: path.to_owned(),
+            problem,
+        }
+    }
+}
 
 /// Reads a `report.json` (or a saved baseline).
 pub fn read_report(path: &Path) -> Result<RunReport, ReadError> {
-    let bytes = std::fs::read(path).map_err(|e| ReadError {
-        path: path.to_owned(),
-        problem: if e.kind() == std::io::ErrorKind::NotFound {
-            "no such file; run the leak tests first (`cargo leakcheck test`), or give the path of \
-             a report.json or a saved baseline"
-                .to_owned()
-        } else {
-            format!("cannot be read: {e}")
-        },
-    })?;
-    parse_report(text_of(&bytes, path)?, path)
+    parse_report(text_of(&read_bytes(path)?, path)?, path)
 }
 
 /// Reads one test's record (`runs/<run id>/<test>.json`).
 pub fn read_record(path: &Path) -> Result<TestRecord, ReadError> {
-    let bytes = std::fs::read(path).map_err(|e| ReadError {
-        path: path.to_owned(),
-        problem: format!("cannot be read: {e}"),
-    })?;
-    parse_record(text_of(&bytes, path)?, path)
+    parse_record(text_of(&read_bytes(path)?, path)?, path)
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, ReadError> {
+    std::fs::read(path).map_err(|e| {
+        let problem = if e.kind() == std::io::ErrorKind::NotFound {
+            ReadProblem::Missing
+        } else {
+            ReadProblem::Io(e)
+        };
+        ReadError::new(path, problem)
+    })
 }
 
 /// The bytes of a record file as text: records are UTF-8 JSON, so anything else is damage.
 fn text_of<'a>(bytes: &'a [u8], path: &Path) -> Result<&'a str, ReadError> {
-    std::str::from_utf8(bytes).map_err(|e| ReadError {
-        path: path.to_owned(),
-        problem: format!(
-            "is not valid JSON (not UTF-8 text: {e}); the file is damaged or truncated: run the \
-             leak tests again to rewrite it, or restore the baseline from version control"
-        ),
-    })
+    std::str::from_utf8(bytes).map_err(|e| ReadError::new(path, ReadProblem::NotUtf8(e)))
 }
 
 /// Parses the text of a `report.json`; `path` only names it in errors.
@@ -379,48 +482,37 @@ pub fn parse_record(text: &str, path: &Path) -> Result<TestRecord, ReadError> {
 fn parse<T: serde::de::DeserializeOwned>(
     text: &str,
     path: &Path,
-    what: &str,
+    what: &'static str,
 ) -> Result<T, ReadError> {
-    let error = |problem: String| ReadError {
-        path: path.to_owned(),
-        problem,
-    };
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        error(format!(
-            "is not valid JSON ({e}); the file is damaged or truncated: run the leak tests again \
-             to rewrite it, or restore the baseline from version control"
-        ))
-    })?;
+    let error = |problem| ReadError::new(path, problem);
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| error(ReadProblem::NotJson(e)))?;
     let version = match value.get("schema_version") {
         Some(version) => version.as_u64().ok_or_else(|| {
-            error(format!(
-                "is not a leakcheck {what}: its `schema_version` is {version}, not a version number"
-            ))
+            error(ReadProblem::NotLeakcheck {
+                what,
+                schema_version: Some(version.to_string()),
+            })
         })?,
         None => {
-            return Err(error(format!(
-                "is not a leakcheck {what}: it has no `schema_version` field"
-            )))
+            return Err(error(ReadProblem::NotLeakcheck {
+                what,
+                schema_version: None,
+            }))
         }
     };
     if version > u64::from(SCHEMA_VERSION) {
-        return Err(error(format!(
-            "was written by a newer leakcheck (schema version {version}; this one reads versions \
-             {OLDEST_READABLE} to {SCHEMA_VERSION}); upgrade with `cargo install cargo-leakcheck` \
-             and update the `leakcheck` dependency"
-        )));
+        return Err(error(ReadProblem::Newer { version }));
     }
     if version < u64::from(OLDEST_READABLE) {
-        return Err(error(format!(
-            "has schema version {version}, older than any this leakcheck reads \
-             ({OLDEST_READABLE} to {SCHEMA_VERSION}); run the leak tests again to write a new one"
-        )));
+        return Err(error(ReadProblem::Older { version }));
     }
-    serde_json::from_value(value).map_err(|e| {
-        error(format!(
-            "is not a valid leakcheck {what} of schema version {version} ({e}); run the leak tests \
-             again to rewrite it"
-        ))
+    serde_json::from_value(value).map_err(|source| {
+        error(ReadProblem::Shape {
+            what,
+            version,
+            source,
+        })
     })
 }
 

@@ -26,6 +26,7 @@
 use super::{read_record, RunInfo, RunReport, TestRecord, SCHEMA_VERSION};
 use crate::config::env;
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -129,9 +130,13 @@ impl Store {
     /// Adds `record` to its run and, if that run is current, rewrites `report.json` and
     /// `junit.xml` to include it. `info` describes the run if this record starts it (it is
     /// called at most once, under the lock).
-    pub fn save(&self, record: &TestRecord, info: impl FnOnce() -> RunInfo) -> io::Result<Saved> {
+    pub fn save(
+        &self,
+        record: &TestRecord,
+        info: impl FnOnce() -> RunInfo,
+    ) -> Result<Saved, StoreError> {
         let runs = self.dir.join("runs");
-        fs::create_dir_all(&runs).map_err(|e| context(e, "create", &runs))?;
+        fs::create_dir_all(&runs).map_err(|e| context(e, Action::Create, &runs))?;
         let _lock = Lock::acquire(&self.dir.join(".lock"))?;
 
         let state_path = self.dir.join("run.json");
@@ -161,7 +166,7 @@ impl Store {
             write_atomically(&state_path, &to_json(&state))?;
             Saved::Current
         };
-        fs::create_dir_all(&run_dir).map_err(|e| context(e, "create", &run_dir))?;
+        fs::create_dir_all(&run_dir).map_err(|e| context(e, Action::Create, &run_dir))?;
         let record_path = run_dir.join(format!("{}.json", file_stem(&record.test.full_name())));
         write_atomically(&record_path, &to_json(record))?;
         if saved == Saved::Current {
@@ -196,12 +201,12 @@ impl Store {
         }
     }
 
-    fn remove_other_runs(&self, keep: &Path) -> io::Result<()> {
+    fn remove_other_runs(&self, keep: &Path) -> Result<(), StoreError> {
         let runs = self.dir.join("runs");
-        for entry in fs::read_dir(&runs).map_err(|e| context(e, "list", &runs))? {
-            let path = entry?.path();
+        for entry in fs::read_dir(&runs).map_err(|e| context(e, Action::List, &runs))? {
+            let path = entry.map_err(|e| context(e, Action::List, &runs))?.path();
             if path != keep {
-                fs::remove_dir_all(&path).map_err(|e| context(e, "remove", &path))?;
+                fs::remove_dir_all(&path).map_err(|e| context(e, Action::Remove, &path))?;
             }
         }
         Ok(())
@@ -214,14 +219,84 @@ fn to_json<T: Serialize>(value: &T) -> String {
     text
 }
 
-/// The error `e` of `action` on `path`, naming the path and, for the faults people can fix
-/// (a full disk, a read-only file system, permissions), what to do.
-fn context(e: io::Error, action: &str, path: &Path) -> io::Error {
-    let hint = hint(&e).map_or_else(String::new, |h| format!("; {h}"));
-    io::Error::new(
-        e.kind(),
-        format!("cannot {action} {}: {e}{hint}", path.display()),
-    )
+/// A file or folder of the record store that cannot be written: what was being done, the path
+/// and the cause; for the faults people can fix (a full disk, a read-only file system,
+/// permissions), the message says what to do.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct StoreError {
+    /// What was being done.
+    pub action: Action,
+    /// The file or folder.
+    pub path: PathBuf,
+    /// Why it failed.
+    pub source: io::Error,
+}
+
+/// What the record store was doing when it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Creating a folder.
+    Create,
+    /// Opening the lock file.
+    Open,
+    /// Taking the lock.
+    Lock,
+    /// Listing a folder.
+    List,
+    /// Removing a superseded run's folder.
+    Remove,
+    /// Writing a file.
+    Write,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Create => "create",
+            Action::Open => "open",
+            Action::Lock => "lock",
+            Action::List => "list",
+            Action::Remove => "remove",
+            Action::Write => "write",
+        })
+    }
+}
+
+impl StoreError {
+    /// What to do about it, for the usual faults (a full disk, a read-only file system,
+    /// permissions).
+    pub fn hint(&self) -> Option<&'static str> {
+        hint(&self.source)
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot {} {}: {}",
+            self.action,
+            self.path.display(),
+            self.source
+        )?;
+        self.hint().map_or(Ok(()), |hint| write!(f, "; {hint}"))
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+fn context(source: io::Error, action: Action, path: &Path) -> StoreError {
+    StoreError {
+        action,
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// What to do about an error writing records, when it is one of the usual faults.
@@ -249,7 +324,7 @@ fn hint(e: &io::Error) -> Option<&'static str> {
 
 /// Writes `text` to a temporary file beside `path` and renames it over `path`. On any error the
 /// temporary file is removed and `path` is left as it was.
-pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
+pub fn write_atomically(path: &Path, text: &str) -> Result<(), StoreError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = path.with_file_name(format!(
@@ -262,7 +337,7 @@ pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
         .and_then(|()| fs::rename(&tmp, path));
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
-        return Err(context(e, "write", path));
+        return Err(context(e, Action::Write, path));
     }
     Ok(())
 }
@@ -343,14 +418,14 @@ fn file_stem(name: &str) -> String {
 struct Lock(#[allow(dead_code)] File);
 
 impl Lock {
-    fn acquire(path: &Path) -> io::Result<Lock> {
+    fn acquire(path: &Path) -> Result<Lock, StoreError> {
         let file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(path)
-            .map_err(|e| context(e, "open", path))?;
-        os::lock(&file).map_err(|e| context(e, "lock", path))?;
+            .map_err(|e| context(e, Action::Open, path))?;
+        os::lock(&file).map_err(|e| context(e, Action::Lock, path))?;
         Ok(Lock(file))
     }
 }
@@ -625,6 +700,10 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("No space left on device"), "{message}");
+        assert_eq!(
+            (error.action, &error.path),
+            (Action::Write, &dir.join("run.json"))
+        );
         assert!(!store.report_path().exists());
         assert_eq!(temporary_files(&dir), Vec::<PathBuf>::new());
         // The next save with space starts the run properly.
@@ -648,16 +727,20 @@ mod tests {
             (libc::EACCES, "make the directory writable"),
         ];
         for (errno, needle) in cases {
-            let e = context(io::Error::from_raw_os_error(errno), "write", path);
+            let e = context(io::Error::from_raw_os_error(errno), Action::Write, path);
             let message = e.to_string();
             assert!(
                 message.starts_with("cannot write /records/report.json: "),
                 "{message}"
             );
             assert!(message.contains(needle), "{message}");
+            // The cause is kept, not only its text.
+            assert_eq!(e.source.raw_os_error(), Some(errno));
+            assert!(e.hint().is_some_and(|h| message.ends_with(h)), "{message}");
         }
         // Others are named without a guess.
-        let e = context(io::Error::from_raw_os_error(libc::EIO), "write", path);
+        let e = context(io::Error::from_raw_os_error(libc::EIO), Action::Write, path);
         assert!(!e.to_string().contains(';'), "{e}");
+        assert_eq!(e.hint(), None);
     }
 }
