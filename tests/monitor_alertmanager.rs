@@ -12,7 +12,7 @@
 
 use leakcheck_monitor::alert::WebhookSink;
 use leakcheck_monitor::sampler::{Monitor, MonitorConfig};
-use leakcheck_monitor::source::Source;
+use leakcheck_monitor::source::{Source, SourceError};
 use leakcheck_monitor::streams::{Pattern, Stream, Values};
 use leakcheck_monitor::{Alert, Resource, Sample};
 use std::io::{Read, Write};
@@ -172,9 +172,9 @@ impl Source for PausingSource {
         PID
     }
 
-    fn check(&mut self) -> Result<(), String> {
+    fn check(&mut self) -> Result<(), SourceError> {
         if self.taken >= self.end_at {
-            Err("the simulation ended".into())
+            Err(SourceError::Ended("the simulation ended".into()))
         } else {
             Ok(())
         }

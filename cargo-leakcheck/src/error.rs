@@ -127,12 +127,12 @@ pub enum CliError {
         /// What is missing and what to write.
         problem: &'static str,
     },
-    /// A flag's value was refused by the library that uses it.
-    Flag {
-        /// The flag, e.g. `--webhook`.
+    /// A webhook URL the monitor's client cannot post to.
+    Webhook {
+        /// The flag, `--webhook` or `--alertmanager`.
         flag: &'static str,
-        /// What the library said.
-        problem: String,
+        /// What is wrong with the URL.
+        source: leakcheck_monitor::alert::AlertError,
     },
     /// `monitor --pid`: no process has that pid.
     NoSuchProcess {
@@ -279,7 +279,7 @@ impl fmt::Display for CliError {
             ),
             CliError::Env { name, problem } => write!(f, "{name} {problem}"),
             CliError::Usage { problem } => f.write_str(problem),
-            CliError::Flag { flag, problem } => write!(f, "{flag}: {problem}"),
+            CliError::Webhook { flag, source } => write!(f, "{flag}: {source}"),
             CliError::NoSuchProcess { pid } => write!(
                 f,
                 "no process with pid {pid}; check the pid (`pgrep NAME`), or start the command \
@@ -327,6 +327,7 @@ impl std::error::Error for CliError {
             | CliError::Listen { source, .. }
             | CliError::CurrentExe(source) => Some(source),
             CliError::Encode { source, .. } => Some(source),
+            CliError::Webhook { source, .. } => Some(source),
             CliError::Record(e) => Some(e),
             _ => None,
         }

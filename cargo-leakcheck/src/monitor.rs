@@ -115,9 +115,9 @@ pub fn watch(pid: u32, args: &MonitorArgs) -> Result<Watch, CliError> {
         config = config.window(window);
     }
     for url in &args.webhook {
-        let sink = WebhookSink::json(url).map_err(|problem| CliError::Flag {
+        let sink = WebhookSink::json(url).map_err(|source| CliError::Webhook {
             flag: "--webhook",
-            problem,
+            source,
         })?;
         config = config.sink(sink);
     }
@@ -130,9 +130,9 @@ pub fn watch(pid: u32, args: &MonitorArgs) -> Result<Watch, CliError> {
         )
     });
     for url in &args.alertmanager {
-        let mut sink = WebhookSink::alertmanager(url).map_err(|problem| CliError::Flag {
+        let mut sink = WebhookSink::alertmanager(url).map_err(|source| CliError::Webhook {
             flag: "--alertmanager",
-            problem,
+            source,
         })?;
         sink.generator_url.clone_from(&dashboard);
         config = config.sink(sink);

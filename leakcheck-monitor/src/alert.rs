@@ -11,6 +11,7 @@
 
 use super::detect::{amount, fmt_secs};
 use super::{Alert, ResourceStatus, State};
+pub use crate::error::{AlertError, UrlProblem};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -21,7 +22,7 @@ use std::time::Duration;
 /// sampling thread (the webhook has connect and I/O timeouts).
 pub trait Sink: Send {
     /// Delivers one alert (firing or resolved).
-    fn send(&mut self, alert: &Alert) -> Result<(), String>;
+    fn send(&mut self, alert: &Alert) -> Result<(), AlertError>;
 
     /// How often an alert that is still firing must be sent again, if the receiver forgets
     /// alerts that are not repeated (Alertmanager does, after its `resolve_timeout`).
@@ -44,7 +45,7 @@ impl CallbackSink {
 }
 
 impl Sink for CallbackSink {
-    fn send(&mut self, alert: &Alert) -> Result<(), String> {
+    fn send(&mut self, alert: &Alert) -> Result<(), AlertError> {
         (self.0)(alert);
         Ok(())
     }
@@ -73,7 +74,7 @@ impl LogSink {
 }
 
 impl Sink for LogSink {
-    fn send(&mut self, alert: &Alert) -> Result<(), String> {
+    fn send(&mut self, alert: &Alert) -> Result<(), AlertError> {
         let what = if alert.firing { "FIRING" } else { "RESOLVED" };
         writeln!(
             self.out,
@@ -81,7 +82,7 @@ impl Sink for LogSink {
             alert.resource, alert.pid, alert.summary
         )
         .and_then(|()| self.out.flush())
-        .map_err(|e| format!("cannot write the alert line: {e}"))
+        .map_err(AlertError::Write)
     }
 
     fn name(&self) -> String {
@@ -143,7 +144,7 @@ pub struct WebhookSink {
 
 impl WebhookSink {
     /// Posts each [`Alert`] as a JSON object to `url`. Fails on a URL that is not `http://`.
-    pub fn json(url: &str) -> Result<Self, String> {
+    pub fn json(url: &str) -> Result<Self, AlertError> {
         parse_http_url(url)?;
         Ok(WebhookSink {
             url: url.to_owned(),
@@ -157,7 +158,7 @@ impl WebhookSink {
 
     /// Posts to the Alertmanager at `base` (e.g. `http://127.0.0.1:9093`; a URL that already
     /// ends in `/api/v2/alerts` is used as it is), re-sending firing alerts every 60 s.
-    pub fn alertmanager(base: &str) -> Result<Self, String> {
+    pub fn alertmanager(base: &str) -> Result<Self, AlertError> {
         let url = if base.trim_end_matches('/').ends_with("/api/v2/alerts") {
             base.to_owned()
         } else {
@@ -181,7 +182,7 @@ impl WebhookSink {
 }
 
 impl Sink for WebhookSink {
-    fn send(&mut self, alert: &Alert) -> Result<(), String> {
+    fn send(&mut self, alert: &Alert) -> Result<(), AlertError> {
         post(&self.url, &self.body(alert), self.timeout)
     }
 
@@ -396,7 +397,7 @@ fn deliver(sink: &mut dyn Sink, alert: &Alert) {
     let outcome = catch_unwind(AssertUnwindSafe(|| sink.send(alert)));
     let problem = match outcome {
         Ok(Ok(())) => return,
-        Ok(Err(e)) => e,
+        Ok(Err(e)) => e.to_string(),
         Err(panic) => {
             let text = panic
                 .downcast_ref::<&str>()
@@ -415,16 +416,15 @@ fn deliver(sink: &mut dyn Sink, alert: &Alert) {
 }
 
 /// `(host, port, path)` of an `http://` URL.
-fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
+fn parse_http_url(url: &str) -> Result<(String, u16, String), AlertError> {
+    let bad = |problem| AlertError::Url {
+        url: url.to_owned(),
+        problem,
+    };
     let rest = match url.split_once("://") {
         Some(("http", rest)) => rest,
-        Some(("https", _)) => {
-            return Err(format!(
-                "{url}: https is not supported by the built-in webhook client (no TLS stack in \
-                 your binary); reach the receiver over http on loopback or the cluster network"
-            ))
-        }
-        _ => return Err(format!("{url}: not an http:// URL")),
+        Some(("https", _)) => return Err(bad(UrlProblem::Https)),
+        _ => return Err(bad(UrlProblem::NotHttp)),
     };
     let (authority, path) = rest
         .find('/')
@@ -432,7 +432,7 @@ fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (host, after) = v6
             .split_once(']')
-            .ok_or_else(|| format!("{url}: unclosed [ in the host"))?;
+            .ok_or_else(|| bad(UrlProblem::UnclosedBracket))?;
         (host, after.strip_prefix(':'))
     } else {
         match authority.rsplit_once(':') {
@@ -441,22 +441,32 @@ fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
         }
     };
     let port = match port {
-        Some(p) => p.parse().map_err(|_| format!("{url}: bad port {p:?}"))?,
+        Some(p) => p
+            .parse()
+            .map_err(|_| bad(UrlProblem::BadPort(p.to_owned())))?,
         None => 80,
     };
     if host.is_empty() {
-        return Err(format!("{url}: no host"));
+        return Err(bad(UrlProblem::NoHost));
     }
     Ok((host.to_owned(), port, path.to_owned()))
 }
 
 /// POSTs a JSON `body` to an `http://` URL over HTTP/1.1 and checks for a 2xx answer.
-pub fn post(url: &str, body: &str, timeout: Duration) -> Result<(), String> {
+pub fn post(url: &str, body: &str, timeout: Duration) -> Result<(), AlertError> {
     let (host, port, path) = parse_http_url(url)?;
+    let resolve_error = |source| AlertError::Resolve {
+        url: url.to_owned(),
+        host: host.clone(),
+        source,
+    };
     let addrs = (host.as_str(), port)
         .to_socket_addrs()
-        .map_err(|e| format!("{url}: cannot resolve {host}: {e}"))?;
-    let mut last_error = format!("{url}: {host} has no address");
+        .map_err(resolve_error)?;
+    let mut last_error = resolve_error(io::Error::new(
+        io::ErrorKind::NotFound,
+        "the name has no address",
+    ));
     let mut stream = None;
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, timeout) {
@@ -464,11 +474,20 @@ pub fn post(url: &str, body: &str, timeout: Duration) -> Result<(), String> {
                 stream = Some(s);
                 break;
             }
-            Err(e) => last_error = format!("{url}: cannot connect to {addr}: {e}"),
+            Err(source) => {
+                last_error = AlertError::Connect {
+                    url: url.to_owned(),
+                    addr,
+                    source,
+                }
+            }
         }
     }
     let mut stream = stream.ok_or(last_error)?;
-    let io_error = |e: io::Error| format!("{url}: {e}");
+    let io_error = |source: io::Error| AlertError::Io {
+        url: url.to_owned(),
+        source,
+    };
     stream.set_read_timeout(Some(timeout)).map_err(io_error)?;
     stream.set_write_timeout(Some(timeout)).map_err(io_error)?;
     let host_header = if host.contains(':') {
@@ -496,15 +515,19 @@ pub fn post(url: &str, body: &str, timeout: Duration) -> Result<(), String> {
         .split_ascii_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("{url}: not an HTTP response: {status_line:?}"))?;
+        .ok_or_else(|| AlertError::NotHttp {
+            url: url.to_owned(),
+            status_line: status_line.to_owned(),
+        })?;
     if (200..300).contains(&code) {
         return Ok(());
     }
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b.trim());
-    Err(format!(
-        "{url} answered {status_line}: {}",
-        body.chars().take(300).collect::<String>()
-    ))
+    Err(AlertError::Rejected {
+        url: url.to_owned(),
+        status_line: status_line.to_owned(),
+        body: body.chars().take(300).collect(),
+    })
 }
 
 /// The host name (`/proc/sys/kernel/hostname`), or `localhost`.
@@ -553,7 +576,7 @@ mod tests {
         })));
         struct Resending(Arc<Mutex<Vec<(&'static str, bool)>>>);
         impl Sink for Resending {
-            fn send(&mut self, alert: &Alert) -> Result<(), String> {
+            fn send(&mut self, alert: &Alert) -> Result<(), AlertError> {
                 self.0.lock().unwrap().push(("resending", alert.firing));
                 Ok(())
             }
@@ -595,7 +618,7 @@ mod tests {
     fn a_failing_or_panicking_sink_does_not_stop_the_others() {
         struct Broken;
         impl Sink for Broken {
-            fn send(&mut self, _: &Alert) -> Result<(), String> {
+            fn send(&mut self, _: &Alert) -> Result<(), AlertError> {
                 panic!("broken sink")
             }
             fn name(&self) -> String {
@@ -696,16 +719,42 @@ mod tests {
         let error = post(&url, "[]", Duration::from_secs(5)).unwrap_err();
         server.join().unwrap();
         assert!(
-            error.contains("400 Bad Request") && error.contains("no good"),
-            "{error}"
+            matches!(&error, AlertError::Rejected { status_line, body, .. }
+                if status_line == "HTTP/1.1 400 Bad Request" && body == "no good"),
+            "{error:?}"
         );
+        assert!(error.to_string().contains("400 Bad Request"), "{error}");
     }
 
     #[test]
     fn rejects_urls_it_cannot_post_to() {
         let https = WebhookSink::json("https://example.com/").unwrap_err();
-        assert!(https.contains("https is not supported"), "{https}");
-        assert!(WebhookSink::json("example.com").is_err());
+        assert!(
+            matches!(
+                &https,
+                AlertError::Url {
+                    problem: UrlProblem::Https,
+                    ..
+                }
+            ),
+            "{https:?}"
+        );
+        assert!(
+            https.to_string().contains("https is not supported"),
+            "{https}"
+        );
+        let bare = WebhookSink::json("example.com").unwrap_err();
+        assert!(matches!(
+            &bare,
+            AlertError::Url {
+                problem: UrlProblem::NotHttp,
+                ..
+            }
+        ));
+        let port = WebhookSink::json("http://h:99999/").unwrap_err();
+        assert!(
+            matches!(&port, AlertError::Url { problem: UrlProblem::BadPort(p), .. } if p == "99999")
+        );
         let am = WebhookSink::alertmanager("http://[::1]:9093/").unwrap();
         assert_eq!(am.url, "http://[::1]:9093/api/v2/alerts");
         assert_eq!(

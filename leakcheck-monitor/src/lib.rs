@@ -24,6 +24,7 @@ pub use leakcheck_probe::Resource;
 pub mod alert;
 pub mod dashboard;
 pub mod detect;
+mod error;
 pub mod limits;
 pub mod render;
 pub mod sampler;

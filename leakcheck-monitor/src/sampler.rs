@@ -486,7 +486,7 @@ impl Sampler {
         inner.status = status;
         inner.firing.clear();
         inner.firing.extend_from_slice(firing);
-        check.err()
+        check.err().map(|e| e.to_string())
     }
 }
 

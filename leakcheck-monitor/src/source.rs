@@ -2,6 +2,7 @@
 //! ([`OtherProcess`], through `/proc`).
 
 use super::Sample;
+pub use crate::error::SourceError;
 use std::io;
 
 /// Something that can be sampled: one [`Sample`] per call.
@@ -12,9 +13,9 @@ pub trait Source: Send {
     /// The process sampled.
     fn pid(&self) -> u32;
 
-    /// Whether sampling can go on: `Err` with a sentence for people once it cannot (the
-    /// watched process exited). The monitor checks it after every sample and stops on an error.
-    fn check(&mut self) -> Result<(), String> {
+    /// Whether sampling can go on: `Err` once it cannot (the watched process exited). The
+    /// monitor checks it after every sample and stops on an error.
+    fn check(&mut self) -> Result<(), SourceError> {
         Ok(())
     }
 }
@@ -81,7 +82,7 @@ pub struct OtherProcess {
     fd: String,
     /// Process start time (`/proc/PID/stat` field 22), to notice a pid reused by a new process.
     start_time: Option<u64>,
-    gone: Option<String>,
+    gone: bool,
 }
 
 impl OtherProcess {
@@ -99,7 +100,7 @@ impl OtherProcess {
             task: format!("/proc/{pid}/task"),
             fd: format!("/proc/{pid}/fd"),
             start_time: Some(start_time),
-            gone: None,
+            gone: false,
         })
     }
 }
@@ -118,14 +119,14 @@ impl Source for OtherProcess {
             fds: count(&self.fd),
             ..Sample::default()
         };
-        if self.gone.is_none() {
+        if !self.gone {
             // A zombie still has /proc entries but no memory and no threads: it has exited.
             let exited = match start_time(self.pid) {
                 None => true,
                 Some(t) => Some(t) != self.start_time || state(self.pid) == Some('Z'),
             };
             if exited {
-                self.gone = Some(format!("process {} exited", self.pid));
+                self.gone = true;
             }
         }
         sample
@@ -135,8 +136,11 @@ impl Source for OtherProcess {
         self.pid
     }
 
-    fn check(&mut self) -> Result<(), String> {
-        self.gone.clone().map_or(Ok(()), Err)
+    fn check(&mut self) -> Result<(), SourceError> {
+        if self.gone {
+            return Err(SourceError::Exited { pid: self.pid });
+        }
+        Ok(())
     }
 }
 
@@ -314,12 +318,16 @@ mod tests {
         assert!(sample.rss_bytes.is_some(), "{sample:?}");
         assert_eq!(sample.threads, Some(1), "{sample:?}");
         assert_eq!(sample.heap_bytes, None);
-        assert_eq!(source.check(), Ok(()));
+        assert!(source.check().is_ok());
         child.kill().expect("kill");
         child.wait().expect("reap");
         source.sample(2);
         let error = source.check().expect_err("the child is gone");
-        assert!(error.contains("exited"), "{error}");
+        assert!(
+            matches!(error, SourceError::Exited { pid } if pid == child.id()),
+            "{error}"
+        );
+        assert!(error.to_string().contains("exited"), "{error}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! minutes" runs in microseconds and never reads a clock.
 
 use super::detect::{DetectConfig, Detector};
+use super::source::SourceError;
 use super::{Resource, Sample, State};
 
 /// xorshift64*: small, fast, good enough for noise, and reproducible from a seed.
@@ -390,9 +391,9 @@ impl super::source::Source for StreamSource {
         self.pid
     }
 
-    fn check(&mut self) -> Result<(), String> {
+    fn check(&mut self) -> Result<(), SourceError> {
         match self.remaining {
-            Some(0) => Err("the stream ended".into()),
+            Some(0) => Err(SourceError::Ended("the stream ended".into())),
             _ => Ok(()),
         }
     }
