@@ -443,4 +443,20 @@ mod tests {
         );
         assert_eq!(escape("plain ▲"), "plain ▲");
     }
+
+    #[test]
+    fn the_report_page_has_the_tasks_verdict_evidence_and_plot_of_async_tests() {
+        let page = report_page(&crate::test_run::tests::async_report());
+        for needle in [
+            "<th>tasks</th>",
+            "<li><b>tasks</b> <span class=\"v-leak\">LEAK</span>: +8 tasks over 8 iterations",
+            "<li><b>tasks</b> <span class=\"v-clean\">clean</span>: no new tasks",
+            "<title>tasks</title>",
+        ] {
+            assert!(page.contains(needle), "report.html lacks {needle:?}");
+        }
+        // Three tests, two of them async: two tasks findings, two tasks plots.
+        assert_eq!(page.matches("<li><b>tasks</b>").count(), 2);
+        assert_eq!(page.matches("<title>tasks</title>").count(), 2);
+    }
 }

@@ -161,7 +161,7 @@ pub fn summary_table(report: &RunReport) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -172,5 +172,33 @@ mod tests {
         )
         .unwrap();
         insta::assert_snapshot!(summary_table(&report));
+    }
+
+    /// A real run of the tasks fixture: a leaked task, a clean async test and a sync one.
+    pub(crate) fn async_report() -> RunReport {
+        record::parse_report(
+            include_str!("../tests/data/async-report.json"),
+            "tests/data/async-report.json".as_ref(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn summary_table_has_the_tasks_verdict_of_async_tests() {
+        let table = summary_table(&async_report());
+        let cells = |test: &str| -> Vec<&str> {
+            let row = table.lines().find(|l| l.contains(test)).unwrap();
+            row.split_whitespace().collect()
+        };
+        let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+        let tasks = header
+            .iter()
+            .position(|&c| c == "tasks")
+            .expect("a tasks column");
+        assert_eq!(cells("task_pending_forever")[tasks], "LEAK", "{table}");
+        assert_eq!(cells("task_spawned_and_awaited")[tasks], "clean", "{table}");
+        // A sync test has no tasks to count.
+        assert_eq!(cells("sync_test_next_to_async_ones")[tasks], "-", "{table}");
+        insta::assert_snapshot!(table);
     }
 }
