@@ -381,9 +381,11 @@ fn report_html_shows_the_tasks_verdict_evidence_and_plot_of_an_async_test() {
 #[test]
 fn diff_calls_a_task_leak_added_to_a_heap_leak_a_regression_in_every_format() {
     let [(base, _), (head, _)] = task_leak_runs();
+    // The spawn also allocates (+1 allocation, +128 B per iteration): a threshold above that
+    // leaves the task leak as the only regression.
     let diff = |format: &str| {
         let output = Command::new(CLI)
-            .args(["leakcheck", "diff"])
+            .args(["leakcheck", "diff", "--threshold", "200"])
             .arg(base)
             .arg(head)
             .args(["--format", format])
@@ -400,15 +402,19 @@ fn diff_calls_a_task_leak_added_to_a_heap_leak_a_regression_in_every_format() {
     assert_eq!(new_leaks.len(), 1, "{json:#}");
     assert_eq!(new_leaks[0]["test"], name.as_str(), "{json:#}");
     assert_eq!(new_leaks[0]["resources"], serde_json::json!(["tasks"]));
+    assert_eq!(json["changes"], serde_json::json!([]), "{json:#}");
 
     let text = diff("text");
     assert!(
-        text.starts_with("leakcheck diff: REGRESSION: 1 new leak"),
+        text.starts_with("leakcheck diff: REGRESSION: 1 new leak\n"),
         "{text}"
     );
     assert!(text.contains("new leak: tasks"), "{text}");
     let markdown = diff("markdown");
-    assert!(markdown.contains("❌ REGRESSION: 1 new leak"), "{markdown}");
+    assert!(
+        markdown.contains("❌ REGRESSION: 1 new leak\n"),
+        "{markdown}"
+    );
     assert!(
         markdown.contains(&format!("| `{name}` | new leak: tasks |")),
         "{markdown}"
