@@ -208,7 +208,7 @@ pub struct RecordConfig {
     pub max_bytes_per_iter: Option<u64>,
     /// Resources not judged (`heap = false`, ...), by [`Resource::name`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub off: Vec<String>,
+    pub off: Vec<Resource>,
     /// `fail` when a suspicious verdict fails the test.
     #[serde(default = "pass", skip_serializing_if = "is_pass")]
     pub suspicious: String,
@@ -248,7 +248,6 @@ impl From<&Config> for RecordConfig {
             off: Resource::LEAK_TEST
                 .into_iter()
                 .filter(|&r| !c.judges(r))
-                .map(|r| r.name().to_owned())
                 .collect(),
             suspicious: match c.suspicious {
                 Suspicious::Pass => pass(),
@@ -541,5 +540,32 @@ impl TestRecord {
             figures: report.as_ref().map(Figures::of),
             report,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The record keeps the names of the schema (docs/record-schema.md) for what is off and
+    /// suppressed, and reads them back.
+    #[test]
+    fn resources_off_and_suppressed_are_recorded_by_name() {
+        let mut config = Config {
+            tasks: false,
+            fds: false,
+            ..Config::default()
+        };
+        config.suppress.threads.push("pool-*".to_owned());
+        config.suppress.heap.push("regex::*".to_owned());
+        let recorded = RecordConfig::from(&config);
+        let json = serde_json::to_value(&recorded).unwrap();
+        assert_eq!(json["off"], serde_json::json!(["fds", "tasks"]));
+        assert_eq!(
+            json["suppress"],
+            serde_json::json!(["heap:regex::*", "threads:pool-*"])
+        );
+        let back: RecordConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back.off, [Resource::Fds, Resource::Tasks]);
     }
 }
