@@ -118,6 +118,7 @@ pub struct Report {
 
 /// One resource's finding in a [`Report`]: the heap's bytes and blocks, or a count's.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Finding<'a> {
     /// The heap's finding.
     Heap(&'a HeapFinding),
