@@ -6,7 +6,7 @@ pub mod plot;
 
 use crate::trend::Trend;
 use leakcheck::record::{Outcome, RunReport, TestRecord};
-use leakcheck::{Sample, Verdict};
+use leakcheck::{Resource, Sample, Verdict};
 use plot::{format_value, Plot, Series, Unit};
 use std::fmt::Write as _;
 
@@ -14,8 +14,8 @@ use std::fmt::Write as _;
 pub use leakcheck::junit::escape;
 
 /// The page of one run: a header, a summary table of every test, then a section per test with
-/// plots of its live heap bytes, live blocks, threads and fds per iteration. Leaking tests come
-/// first and are flagged.
+/// plots of its live heap bytes, live blocks, threads, fds and (async tests) tasks per
+/// iteration. Leaking tests come first and are flagged.
 pub fn report_page(report: &RunReport) -> String {
     let run = &report.run;
     let tests = worst_first(&report.tests);
@@ -58,16 +58,22 @@ pub fn report_page(report: &RunReport) -> String {
         body.push_str("</ul></div>");
     }
 
-    body.push_str(
-        "<table class=\"summary\"><thead><tr><th>test</th><th>outcome</th><th>heap</th>\
-         <th>threads</th><th>fds</th><th>allocs/iter</th><th>bytes/iter</th>\
-         <th>iterations</th></tr></thead><tbody>",
-    );
+    let resources = report.resources();
+    body.push_str("<table class=\"summary\"><thead><tr><th>test</th><th>outcome</th>");
+    for r in &resources {
+        let _ = write!(body, "<th>{r}</th>");
+    }
+    body.push_str("<th>allocs/iter</th><th>bytes/iter</th><th>iterations</th></tr></thead><tbody>");
     for (i, t) in tests.iter().enumerate() {
-        let verdicts = match &t.figures {
-            Some(f) => [f.heap, f.threads, f.fds].map(verdict_cell).concat(),
-            None => "<td>-</td><td>-</td><td>-</td>".to_owned(),
-        };
+        let verdicts: String = resources
+            .iter()
+            .map(
+                |&r| match t.figures.as_ref().and_then(|f| f.verdict_of(r)) {
+                    Some(verdict) => verdict_cell(verdict),
+                    None => "<td>-</td>".to_owned(),
+                },
+            )
+            .collect();
         let (allocs, bytes, iterations) = match &t.figures {
             Some(f) => (
                 format_value(f.allocs_per_iter, Unit::Count),
@@ -95,37 +101,44 @@ pub fn report_page(report: &RunReport) -> String {
 }
 
 /// The plots of one test's series, in the order a reader looks for a leak: live heap bytes,
-/// live blocks, then threads and fds where the platform observed them.
+/// live blocks, then the counted resources (threads, fds, tasks) where they were observed.
 pub fn test_plots(samples: &[Sample]) -> Vec<String> {
-    type Pick = fn(&Sample) -> Option<f64>;
-    let series: [(&str, &str, Unit, Pick); 4] = [
-        ("live heap bytes", "bytes", Unit::Bytes, |s| {
-            Some(s.live_bytes as f64)
-        }),
-        ("live heap blocks", "blocks", Unit::Count, |s| {
-            Some(s.live_blocks as f64)
-        }),
-        ("threads", "threads", Unit::Count, |s| {
-            s.threads.map(f64::from)
-        }),
-        ("open file descriptors", "fds", Unit::Count, |s| {
-            s.fds.map(f64::from)
-        }),
+    let values = |pick: &dyn Fn(&Sample) -> Option<f64>| samples.iter().map(pick).collect();
+    let heap: [(&str, &str, Unit, Vec<Option<f64>>); 2] = [
+        (
+            "live heap bytes",
+            "bytes",
+            Unit::Bytes,
+            values(&|s| Some(s.live_bytes as f64)),
+        ),
+        (
+            "live heap blocks",
+            "blocks",
+            Unit::Count,
+            values(&|s| Some(s.live_blocks as f64)),
+        ),
     ];
-    series
+    let counted = Resource::LEAK_TEST
         .into_iter()
-        .filter(|(_, _, _, pick)| samples.iter().any(|s| pick(s).is_some()))
-        .map(|(title, y_label, unit, pick)| {
-            let points = samples
+        .filter(|r| r.is_count())
+        .map(|r| {
+            let series = values(&|s| s.count(r).map(f64::from));
+            (r.label(), r.name(), Unit::Count, series)
+        });
+    heap.into_iter()
+        .chain(counted)
+        .filter(|(_, _, _, values)| values.iter().any(Option::is_some))
+        .map(|(title, y_label, unit, values)| {
+            let points = values
                 .iter()
                 .enumerate()
-                .map(|(i, s)| (i as f64, pick(s)))
+                .map(|(i, &v)| (i as f64, v))
                 .collect();
             let mut plot = Plot::new(title, "iteration (0 = baseline)", y_label)
                 .unit(unit)
                 .series(Series::new(y_label, points));
             // Growth is read against the baseline (index 0), so draw it across the plot.
-            if let Some(baseline) = samples.first().and_then(pick) {
+            if let Some(&Some(baseline)) = values.first() {
                 plot = plot.reference(baseline, "baseline");
             }
             plot.to_svg()
@@ -162,17 +175,13 @@ fn test_section(body: &mut String, index: usize, t: &TestRecord) {
 
     if let Some(report) = &t.report {
         body.push_str("<ul class=\"findings\">");
-        let findings = [
-            ("heap", report.heap.verdict, &report.heap.evidence),
-            ("threads", report.threads.verdict, &report.threads.evidence),
-            ("fds", report.fds.verdict, &report.fds.evidence),
-        ];
-        for (what, verdict, evidence) in findings {
+        for (resource, finding) in report.findings() {
+            let verdict = finding.verdict();
             let _ = write!(
                 body,
-                "<li><b>{what}</b> <span class=\"{}\">{verdict}</span>: {}</li>",
+                "<li><b>{resource}</b> <span class=\"{}\">{verdict}</span>: {}</li>",
                 verdict_class(verdict),
-                escape(evidence)
+                escape(finding.evidence())
             );
         }
         body.push_str("</ul>");
@@ -433,5 +442,21 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;"
         );
         assert_eq!(escape("plain ▲"), "plain ▲");
+    }
+
+    #[test]
+    fn the_report_page_has_the_tasks_verdict_evidence_and_plot_of_async_tests() {
+        let page = report_page(&crate::test_run::tests::async_report());
+        for needle in [
+            "<th>tasks</th>",
+            "<li><b>tasks</b> <span class=\"v-leak\">LEAK</span>: +8 tasks over 8 iterations",
+            "<li><b>tasks</b> <span class=\"v-clean\">clean</span>: no new tasks",
+            "<title>tasks</title>",
+        ] {
+            assert!(page.contains(needle), "report.html lacks {needle:?}");
+        }
+        // Three tests, two of them async: two tasks findings, two tasks plots.
+        assert_eq!(page.matches("<li><b>tasks</b>").count(), 2);
+        assert_eq!(page.matches("<title>tasks</title>").count(), 2);
     }
 }

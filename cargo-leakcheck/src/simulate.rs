@@ -17,7 +17,7 @@
 use crate::{BadValue, CliError, LeakcheckExitCode};
 use catalogue::{Kind, Params};
 use children::{End, Finished, Job};
-use leakcheck::{Report, Verdict};
+use leakcheck::{Finding, Report, Resource, Verdict};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};
@@ -162,11 +162,12 @@ pub struct Row {
     pub params: Params,
     /// The verdict (`leak`, `suspicious` or `clean`); `null` when the run failed.
     pub verdict: Option<Verdict>,
-    /// The resource the verdict is about (`heap`, `threads`, `fds`); `null` when clean.
-    pub resource: Option<String>,
+    /// The resource the verdict is about (`heap`, `threads`, `fds`, `tasks`); `null` when clean.
+    pub resource: Option<Resource>,
     /// Why: the analyzer's sentence for that resource (for a clean run, the heap's).
     pub evidence: String,
-    /// How much, in a few words: per iteration for the heap, the net count for threads and fds.
+    /// How much, in a few words: per iteration for the heap, the net count for a counted
+    /// resource.
     pub figure: String,
     /// Body runs: warmup, measured and traced iterations.
     pub body_runs: Option<usize>,
@@ -199,7 +200,7 @@ impl Row {
                 let (resource, evidence) = deciding(&report);
                 row.figure = figure(&report, resource);
                 row.verdict = Some(report.verdict);
-                row.resource = resource.map(str::to_owned);
+                row.resource = resource;
                 row.evidence = evidence;
                 row.body_runs = Some(report.body_runs());
             }
@@ -234,38 +235,35 @@ impl Row {
             .next()
             .unwrap_or("")
             .trim();
-        match self.resource.as_deref() {
-            Some("heap") => format!("heap {}; {first}", self.figure),
+        match self.resource {
+            Some(Resource::Heap) => format!("heap {}; {first}", self.figure),
             _ => first.to_owned(),
         }
     }
 }
 
-/// The resource a report's verdict comes from, and its evidence. Threads and fds before the
-/// heap: a leaked thread also leaves heap behind, but the thread is the story.
-fn deciding(report: &Report) -> (Option<&'static str>, String) {
-    let candidates = [
-        ("threads", report.threads.verdict, &report.threads.evidence),
-        ("fds", report.fds.verdict, &report.fds.evidence),
-        ("heap", report.heap.verdict, &report.heap.evidence),
-    ];
+/// The resource a report's verdict comes from, and its evidence. Counted resources before the
+/// heap: a leaked thread or task also leaves heap behind, but the thread or task is the story.
+fn deciding(report: &Report) -> (Option<Resource>, String) {
     if report.verdict == Verdict::Clean {
         return (None, report.heap.evidence.clone());
     }
-    candidates
+    let mut findings: Vec<_> = report.findings().collect();
+    // Stable: the counted resources keep their report order.
+    findings.sort_by_key(|&(r, _)| !r.is_count());
+    findings
         .into_iter()
-        .find(|(_, verdict, _)| *verdict == report.verdict)
-        .map_or((None, String::new()), |(what, _, evidence)| {
-            (Some(what), evidence.clone())
+        .find(|(_, finding)| finding.verdict() == report.verdict)
+        .map_or((None, String::new()), |(r, finding)| {
+            (Some(r), finding.evidence().to_owned())
         })
 }
 
 /// How much the deciding resource changed: per iteration for the heap (and for a clean run),
-/// the net count for threads and fds.
-fn figure(report: &Report, resource: Option<&str>) -> String {
-    match resource {
-        Some("threads") => format!("{:+} threads", report.threads.net),
-        Some("fds") => format!("{:+} fds", report.fds.net),
+/// the net count for a counted resource.
+fn figure(report: &Report, resource: Option<Resource>) -> String {
+    match resource.and_then(|r| Some((r, report.finding(r)?))) {
+        Some((r, Finding::Count(count))) => format!("{:+} {r}", count.net),
         _ => format!("{:+.1} B/iter", report.heap.bytes_per_iteration),
     }
 }

@@ -147,49 +147,35 @@ fn describe(command: &Command) -> String {
         .join(" ")
 }
 
-/// The table printed after the run: one row per leak test.
+/// The table printed after the run: one row per leak test, a verdict column per resource the
+/// run's tests report (tasks when some test is async).
 pub fn summary_table(report: &RunReport) -> String {
-    let header = [
-        "test",
-        "outcome",
-        "heap",
-        "threads",
-        "fds",
-        "bytes/iter",
-        "allocs/iter",
-        "iters",
-        "time",
-    ];
-    let mut rows: Vec<[String; 9]> = Vec::new();
+    let resources = report.resources();
+    let mut header = vec!["test", "outcome"];
+    header.extend(resources.iter().map(|r| r.name()));
+    header.extend(["bytes/iter", "allocs/iter", "iters", "time"]);
+    let text_columns = 2 + resources.len();
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for t in &report.tests {
-        let verdicts = t.figures.as_ref().map_or_else(
-            || ["-".to_owned(), "-".to_owned(), "-".to_owned()],
-            |f| [f.heap, f.threads, f.fds].map(|v| v.to_string()),
-        );
-        let [heap, threads, fds] = verdicts;
-        let (bytes, allocs, iters) = t.figures.as_ref().map_or_else(
-            || ("-".to_owned(), "-".to_owned(), "-".to_owned()),
-            |f| {
-                (
-                    format!("{:.0}", f.bytes_per_iter),
-                    format!("{:.1}", f.allocs_per_iter),
-                    (f.warmup + f.measured + f.traced).to_string(),
-                )
-            },
-        );
-        rows.push([
-            t.test.full_name(),
-            t.outcome.to_string(),
-            heap,
-            threads,
-            fds,
-            bytes,
-            allocs,
-            iters,
-            format!("{:.2}s", t.duration_ms as f64 / 1000.0),
-        ]);
+        let mut row = vec![t.test.full_name(), t.outcome.to_string()];
+        row.extend(resources.iter().map(|&r| {
+            t.figures
+                .as_ref()
+                .and_then(|f| f.verdict_of(r))
+                .map_or_else(|| "-".to_owned(), |v| v.to_string())
+        }));
+        match &t.figures {
+            Some(f) => row.extend([
+                format!("{:.0}", f.bytes_per_iter),
+                format!("{:.1}", f.allocs_per_iter),
+                (f.warmup + f.measured + f.traced).to_string(),
+            ]),
+            None => row.extend(["-", "-", "-"].map(str::to_owned)),
+        }
+        row.push(format!("{:.2}s", t.duration_ms as f64 / 1000.0));
+        rows.push(row);
     }
-    let mut widths = header.map(str::len);
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -198,9 +184,9 @@ pub fn summary_table(report: &RunReport) -> String {
     let mut out = String::new();
     let mut line = |cells: &[&str]| {
         let mut text = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+        for (i, (cell, &w)) in cells.iter().zip(&widths).enumerate() {
             // Text columns left-aligned, figures right-aligned.
-            if i < 5 {
+            if i < text_columns {
                 let _ = write!(text, "{cell:<w$}  ");
             } else {
                 let _ = write!(text, "{cell:>w$}  ");
@@ -210,7 +196,7 @@ pub fn summary_table(report: &RunReport) -> String {
     };
     line(&header);
     for row in &rows {
-        line(&row.each_ref().map(String::as_str));
+        line(&row.iter().map(String::as_str).collect::<Vec<_>>());
     }
     let count = |o: Outcome| report.tests.iter().filter(|t| t.outcome == o).count();
     let _ = writeln!(
@@ -226,7 +212,7 @@ pub fn summary_table(report: &RunReport) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -237,5 +223,33 @@ mod tests {
         )
         .unwrap();
         insta::assert_snapshot!(summary_table(&report));
+    }
+
+    /// A real run of the tasks fixture: a leaked task, a clean async test and a sync one.
+    pub(crate) fn async_report() -> RunReport {
+        record::parse_report(
+            include_str!("../tests/data/async-report.json"),
+            "tests/data/async-report.json".as_ref(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn summary_table_has_the_tasks_verdict_of_async_tests() {
+        let table = summary_table(&async_report());
+        let cells = |test: &str| -> Vec<&str> {
+            let row = table.lines().find(|l| l.contains(test)).unwrap();
+            row.split_whitespace().collect()
+        };
+        let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+        let tasks = header
+            .iter()
+            .position(|&c| c == "tasks")
+            .expect("a tasks column");
+        assert_eq!(cells("task_pending_forever")[tasks], "LEAK", "{table}");
+        assert_eq!(cells("task_spawned_and_awaited")[tasks], "clean", "{table}");
+        // A sync test has no tasks to count.
+        assert_eq!(cells("sync_test_next_to_async_ones")[tasks], "-", "{table}");
+        insta::assert_snapshot!(table);
     }
 }

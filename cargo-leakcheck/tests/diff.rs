@@ -2,11 +2,11 @@
 //! snapshots of the text, markdown and JSON renderings, and the real binary run on report files
 //! in a temporary directory.
 
-use cargo_leakcheck::diff::{self, compare, render, Diff, Metric, Resource, Threshold};
+use cargo_leakcheck::diff::{self, compare, render, Diff, Metric, Threshold};
 use leakcheck::record::{
     Figures, Outcome, RecordConfig, RunInfo, RunReport, TestRecord, SCHEMA_VERSION,
 };
-use leakcheck::{TestId, Verdict};
+use leakcheck::{Resource, TestId, Verdict};
 use std::path::{Path, PathBuf};
 mod cli;
 
@@ -51,12 +51,8 @@ fn leaking(mut record: TestRecord, resources: &[Resource]) -> TestRecord {
     record.outcome = Outcome::Leaked;
     record.message = Some(format!("leakcheck: `{}` leaked", record.test.name));
     let figures = record.figures.as_mut().unwrap();
-    for r in resources {
-        match r {
-            Resource::Heap => figures.heap = Verdict::Leak,
-            Resource::Threads => figures.threads = Verdict::Leak,
-            Resource::Fds => figures.fds = Verdict::Leak,
-        }
+    for &r in resources {
+        set_verdict(figures, r, Verdict::Leak);
     }
     figures.verdict = Verdict::Leak;
     record
@@ -65,12 +61,25 @@ fn leaking(mut record: TestRecord, resources: &[Resource]) -> TestRecord {
 /// The same test, with `resource` judged suspicious (the test still passes).
 fn suspicious(mut record: TestRecord, resource: Resource) -> TestRecord {
     let figures = record.figures.as_mut().unwrap();
-    match resource {
-        Resource::Heap => figures.heap = Verdict::Suspicious,
-        Resource::Threads => figures.threads = Verdict::Suspicious,
-        Resource::Fds => figures.fds = Verdict::Suspicious,
-    }
+    set_verdict(figures, resource, Verdict::Suspicious);
     figures.verdict = figures.verdict.max(Verdict::Suspicious);
+    record
+}
+
+/// Sets one resource's verdict in `figures`; setting the tasks' makes the test an async one.
+fn set_verdict(figures: &mut Figures, resource: Resource, verdict: Verdict) {
+    match resource {
+        Resource::Heap => figures.heap = verdict,
+        Resource::Threads => figures.threads = verdict,
+        Resource::Fds => figures.fds = verdict,
+        Resource::Tasks => figures.tasks = Some(verdict),
+        other => panic!("a leak test has no {other} verdict"),
+    }
+}
+
+/// The same test made async: its tasks were counted and clean.
+fn async_test(mut record: TestRecord) -> TestRecord {
+    record.figures.as_mut().unwrap().tasks = Some(Verdict::Clean);
     record
 }
 
@@ -278,6 +287,26 @@ fn a_test_that_still_leaks_the_same_resource_is_not_new_but_another_resource_is(
 
     let diff = compare(&base(), &base(), &Threshold::default());
     assert!(diff.new_leaks.is_empty());
+}
+
+#[test]
+fn a_task_leak_next_to_a_heap_leak_is_a_new_leak() {
+    // BASE: the async test leaks heap; HEAD: heap and tasks.
+    let mut base = base();
+    let grows = find(&mut base.tests, "grows");
+    *grows = async_test(grows.clone());
+    let mut head = base.clone();
+    let grows = find(&mut head.tests, "grows");
+    *grows = leaking(grows.clone(), &[Resource::Tasks]);
+
+    let diff = compare(&base, &head, &Threshold::default());
+    assert!(diff.regression, "{diff:#?}");
+    assert_eq!(diff.new_leaks.len(), 1, "{:#?}", diff.new_leaks);
+    assert_eq!(diff.new_leaks[0].test, "demo::pool::grows");
+    assert_eq!(diff.new_leaks[0].resources, [Resource::Tasks]);
+    assert!(diff.fixed_leaks.is_empty(), "{:#?}", diff.fixed_leaks);
+    let text = render::text(&diff);
+    assert!(text.contains("new leak: tasks"), "{text}");
 }
 
 #[test]

@@ -279,3 +279,149 @@ fn diff_flags_an_allocation_increase_between_runs_and_passes_identical_ones() {
         "names the test:\n{stdout}"
     );
 }
+
+/// The async fixture test that leaks heap and, with `CONTROLS_LEAK_A_TASK=1`, a task too.
+const GAINS_A_TASK_LEAK: &str = "heap_leak_gaining_a_task_leak";
+
+/// Two real runs of [`GAINS_A_TASK_LEAK`] through `cargo leakcheck test`: BASE leaks heap, HEAD
+/// also a task. Each is `(report.json kept, stdout)`; run once for the tests that read them.
+fn task_leak_runs() -> &'static [(PathBuf, String); 2] {
+    static RUNS: std::sync::OnceLock<[(PathBuf, String); 2]> = std::sync::OnceLock::new();
+    RUNS.get_or_init(|| {
+        let out = out_dir("diff-task-leak");
+        let args = [
+            "leakcheck",
+            "test",
+            "--test",
+            "tasks",
+            "--",
+            "--exact",
+            GAINS_A_TASK_LEAK,
+        ];
+        ["0", "1"].map(|leak_a_task| {
+            let output = run(CLI, &args, &out, &[("CONTROLS_LEAK_A_TASK", leak_a_task)]);
+            assert_eq!(
+                output.status.code(),
+                Some(1),
+                "it leaks:\n{}",
+                text(&output)
+            );
+            let kept = out.join(format!("leaks-a-task-{leak_a_task}.json"));
+            std::fs::copy(out.join("report.json"), &kept).unwrap();
+            if leak_a_task == "1" {
+                let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+                std::fs::write(out.join("head.html"), page).unwrap();
+            }
+            (kept, String::from_utf8_lossy(&output.stdout).into_owned())
+        })
+    })
+}
+
+/// The verdicts of the one test in a kept report: heap and tasks.
+fn heap_and_tasks(path: &Path) -> (leakcheck::Verdict, Option<leakcheck::Verdict>) {
+    let report = record::read_report(path).unwrap_or_else(|e| panic!("{e}"));
+    let name = format!("leakcheck-fixture-controls::tasks::{GAINS_A_TASK_LEAK}");
+    let record = report
+        .test(&name)
+        .unwrap_or_else(|| panic!("{name} not run"));
+    assert_eq!(record.outcome, Outcome::Leaked);
+    let figures = record.figures.as_ref().expect("figures");
+    (figures.heap, figures.tasks)
+}
+
+#[test]
+fn the_real_records_leak_heap_in_base_and_heap_and_a_task_in_head() {
+    use leakcheck::Verdict;
+    let [(base, _), (head, _)] = task_leak_runs();
+    assert_eq!(heap_and_tasks(base), (Verdict::Leak, Some(Verdict::Clean)));
+    // The run stops at the task leak (8 iterations): HEAD's heap is suspicious or a leak.
+    let (heap, tasks) = heap_and_tasks(head);
+    assert!(heap >= Verdict::Suspicious, "{heap:?}");
+    assert_eq!(tasks, Some(Verdict::Leak));
+}
+
+#[test]
+fn the_summary_table_of_an_async_test_has_its_tasks_verdict() {
+    let [(_, base), (_, head)] = task_leak_runs();
+    for (stdout, tasks) in [(base, "clean"), (head, "LEAK")] {
+        // After what libtest printed: the table's header, then a row per test.
+        let header = stdout
+            .lines()
+            .find(|l| l.split_whitespace().take(2).eq(["test", "outcome"]))
+            .unwrap_or_else(|| panic!("no summary table:\n{stdout}"));
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with("leakcheck-fixture-controls::tasks::"))
+            .unwrap_or_else(|| panic!("no row for the test:\n{stdout}"));
+        let column = header.split_whitespace().position(|c| c == "tasks");
+        let column = column.unwrap_or_else(|| panic!("no tasks column:\n{stdout}"));
+        assert_eq!(
+            row.split_whitespace().nth(column),
+            Some(tasks),
+            "\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn report_html_shows_the_tasks_verdict_evidence_and_plot_of_an_async_test() {
+    task_leak_runs();
+    let page = fixture::target_dir().join("leakcheck-e2e/diff-task-leak/head.html");
+    let page = std::fs::read_to_string(page).unwrap();
+    // The summary table's tasks column (the last verdict cell before the figures), the
+    // finding with its evidence, and the plot of the task count.
+    let has = |needle: &str| page.contains(needle);
+    assert!(has("<th>tasks</th>"), "no tasks column");
+    assert!(
+        has("<td class=\"v-leak\">LEAK</td><td class=\"num\">"),
+        "no LEAK cell"
+    );
+    assert!(
+        has("<li><b>tasks</b> <span class=\"v-leak\">LEAK</span>: +8 tasks over 8 iterations"),
+        "no tasks finding"
+    );
+    assert!(has("<title>tasks</title>"), "no tasks plot");
+}
+
+#[test]
+fn diff_calls_a_task_leak_added_to_a_heap_leak_a_regression_in_every_format() {
+    let [(base, _), (head, _)] = task_leak_runs();
+    // The spawn also allocates (+1 allocation, +128 B per iteration): a threshold above that
+    // leaves the task leak as the only regression.
+    let diff = |format: &str| {
+        let output = Command::new(CLI)
+            .args(["leakcheck", "diff", "--threshold", "200"])
+            .arg(base)
+            .arg(head)
+            .args(["--format", format])
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&diff("json")).unwrap();
+    assert_eq!(json["regression"], true, "{json:#}");
+    let name = format!("leakcheck-fixture-controls::tasks::{GAINS_A_TASK_LEAK}");
+    let new_leaks = json["new_leaks"].as_array().unwrap();
+    assert_eq!(new_leaks.len(), 1, "{json:#}");
+    assert_eq!(new_leaks[0]["test"], name.as_str(), "{json:#}");
+    assert_eq!(new_leaks[0]["resources"], serde_json::json!(["tasks"]));
+    assert_eq!(json["changes"], serde_json::json!([]), "{json:#}");
+
+    let text = diff("text");
+    assert!(
+        text.starts_with("leakcheck diff: REGRESSION: 1 new leak\n"),
+        "{text}"
+    );
+    assert!(text.contains("new leak: tasks"), "{text}");
+    let markdown = diff("markdown");
+    assert!(
+        markdown.contains("❌ REGRESSION: 1 new leak\n"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains(&format!("| `{name}` | new leak: tasks |")),
+        "{markdown}"
+    );
+}

@@ -16,6 +16,7 @@
 //!   there at the end and happened in at least two separate iterations is a leak; a single step
 //!   that stays flat afterwards is reported as suspicious (lazy start-up outside the warmup).
 
+use leakcheck_probe::Resource;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -111,7 +112,7 @@ pub struct HeapFinding {
     pub evidence: String,
 }
 
-/// The verdict for a counted resource (threads or file descriptors) and its evidence.
+/// The verdict for a counted resource (threads, file descriptors or tasks) and its evidence.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CountFinding {
     /// The verdict.
@@ -315,8 +316,8 @@ pub fn heap(bytes: &[u64], blocks: &[u64], plan: &Plan) -> Assessment<HeapFindin
     }
 }
 
-/// Judges a discrete count (threads or fds) taken after settling. `counts[0]` is the baseline.
-pub fn count(counts: &[u32], plan: &Plan, what: &str) -> Assessment<CountFinding> {
+/// Judges a discrete count (threads, fds or tasks) taken after settling. `counts[0]` is the baseline.
+pub fn count(counts: &[u32], plan: &Plan, what: Resource) -> Assessment<CountFinding> {
     let n = counts.len().saturating_sub(1);
     let net = i64::from(counts[n]) - i64::from(counts[0]);
     let increased_in = new_highs(counts);
@@ -384,7 +385,7 @@ pub fn heap_unconfirmed(bytes: &[u64], blocks: &[u64]) -> HeapFinding {
 }
 
 /// Finalizes a count assessment when the run stops before it was decided.
-pub fn count_unconfirmed(counts: &[u32], what: &str) -> CountFinding {
+pub fn count_unconfirmed(counts: &[u32], what: Resource) -> CountFinding {
     let n = counts.len().saturating_sub(1);
     let net = i64::from(counts[n]) - i64::from(counts[0]);
     CountFinding {

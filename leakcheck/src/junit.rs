@@ -78,11 +78,21 @@ fn testcase(out: &mut String, classname: &str, record: &TestRecord) {
     out.push_str("      <properties>\n");
     property(out, "        ", "outcome", record.outcome.key());
     if let Some(f) = &record.figures {
+        property(
+            out,
+            "        ",
+            "verdict",
+            &f.verdict.to_string().to_lowercase(),
+        );
+        for (resource, verdict) in f.verdicts() {
+            property(
+                out,
+                "        ",
+                resource.name(),
+                &verdict.to_string().to_lowercase(),
+            );
+        }
         for (key, value) in [
-            ("verdict", f.verdict.to_string()),
-            ("heap", f.heap.to_string()),
-            ("threads", f.threads.to_string()),
-            ("fds", f.fds.to_string()),
             ("allocs_per_iter", format!("{:.2}", f.allocs_per_iter)),
             ("bytes_per_iter", format!("{:.1}", f.bytes_per_iter)),
             (
@@ -92,9 +102,6 @@ fn testcase(out: &mut String, classname: &str, record: &TestRecord) {
             ("body_runs", (f.warmup + f.measured + f.traced).to_string()),
         ] {
             property(out, "        ", key, &value.to_lowercase());
-        }
-        if let Some(tasks) = f.tasks {
-            property(out, "        ", "tasks", &tasks.to_string().to_lowercase());
         }
         if f.suppressed > 0 {
             property(out, "        ", "suppressed", &f.suppressed.to_string());

@@ -67,7 +67,7 @@ pub use config::{
 pub use leakcheck_alloc::{counters, global_allocator, is_installed, Counters, CountingAlloc};
 pub use leakcheck_macros::leak_test;
 pub use leakcheck_probe::{FdInfo, FdKind, Frame, Resource, ThreadInfo};
-pub use report::{BudgetBreach, Report, SuppressedItem, TestId};
+pub use report::{BudgetBreach, Finding, Report, SuppressedItem, TestId};
 pub use run::Check;
 pub use snapshot::Sample;
 

@@ -6,7 +6,7 @@
 use crate::analyze::{CountFinding, HeapFinding, Verdict};
 use crate::attribute::Attribution;
 use crate::snapshot::Sample;
-use leakcheck_probe::{FdInfo, FdKind, ThreadInfo};
+use leakcheck_probe::{FdInfo, FdKind, Resource, ThreadInfo};
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write as _};
 
@@ -79,7 +79,7 @@ impl TestId {
 pub struct Report {
     /// The test or check this is about, when known.
     pub test: Option<TestId>,
-    /// The worst verdict of the three resources.
+    /// The worst verdict of the judged resources.
     pub verdict: Verdict,
     /// Live heap bytes and blocks.
     pub heap: HeapFinding,
@@ -116,11 +116,39 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
+/// One resource's finding in a [`Report`]: the heap's bytes and blocks, or a count's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Finding<'a> {
+    /// The heap's finding.
+    Heap(&'a HeapFinding),
+    /// The finding of a counted resource: threads, fds or tasks.
+    Count(&'a CountFinding),
+}
+
+impl<'a> Finding<'a> {
+    /// The verdict.
+    pub fn verdict(self) -> Verdict {
+        match self {
+            Finding::Heap(h) => h.verdict,
+            Finding::Count(c) => c.verdict,
+        }
+    }
+
+    /// Why, in one sentence.
+    pub fn evidence(self) -> &'a str {
+        match self {
+            Finding::Heap(h) => &h.evidence,
+            Finding::Count(c) => &c.evidence,
+        }
+    }
+}
+
 /// A leaked item that a suppression pattern accepted.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SuppressedItem {
-    /// `heap`, `threads` or `fds`.
-    pub resource: String,
+    /// Whose leak: the heap's, the threads' or the fds'.
+    pub resource: Resource,
     /// What leaked: a thread's name and id, an fd and its target, an allocation site.
     pub item: String,
     /// The pattern it matched.
@@ -190,17 +218,34 @@ impl Report {
         !self.is_leak() && !self.is_over_budget() && !self.is_strict_failure()
     }
 
-    /// The findings of the judged resources with their names, in report order.
-    pub fn resources(&self) -> Vec<(&'static str, Verdict)> {
-        let mut all = vec![
-            ("heap", self.heap.verdict),
-            ("threads", self.threads.verdict),
-            ("fds", self.fds.verdict),
-        ];
-        if let Some(tasks) = &self.tasks {
-            all.push(("tasks", tasks.verdict));
+    /// The finding for `resource`; `None` for tasks in a test that is not async (and for
+    /// resources a leak test does not judge).
+    pub fn finding(&self, resource: Resource) -> Option<Finding<'_>> {
+        match resource {
+            Resource::Heap => Some(Finding::Heap(&self.heap)),
+            Resource::Threads => Some(Finding::Count(&self.threads)),
+            Resource::Fds => Some(Finding::Count(&self.fds)),
+            Resource::Tasks => self.tasks.as_ref().map(Finding::Count),
+            _ => None,
         }
-        all
+    }
+
+    /// The finding of each resource the report has one for, in report order
+    /// ([`Resource::LEAK_TEST`]: heap, threads, fds, then tasks for an async test).
+    pub fn findings(&self) -> impl Iterator<Item = (Resource, Finding<'_>)> {
+        Resource::LEAK_TEST
+            .into_iter()
+            .filter_map(|r| Some((r, self.finding(r)?)))
+    }
+
+    /// The verdict of each resource the report has a finding for, in report order.
+    pub fn verdicts(&self) -> impl Iterator<Item = (Resource, Verdict)> + '_ {
+        self.findings().map(|(r, f)| (r, f.verdict()))
+    }
+
+    /// The verdict for `resource`, when the report has a finding for it.
+    pub fn verdict_of(&self, resource: Resource) -> Option<Verdict> {
+        self.finding(resource).map(Finding::verdict)
     }
 
     /// Panics with the full report when some resource leaked or a budget was exceeded, as a
@@ -237,24 +282,24 @@ impl Report {
 
     /// One line: the verdict per resource and the iteration counts.
     pub fn summary(&self) -> String {
+        let per_resource: Vec<String> = self
+            .findings()
+            .map(|(r, finding)| match finding {
+                Finding::Heap(h) => format!(
+                    "{r} {} ({:+.1} B, {:+.2} blocks/iter)",
+                    h.verdict, h.bytes_per_iteration, h.blocks_per_iteration
+                ),
+                Finding::Count(c) => format!("{r} {} ({:+})", c.verdict, c.net),
+            })
+            .collect();
         format!(
-            "leakcheck: {}{} — heap {} ({:+.1} B, {:+.2} blocks/iter), threads {} ({:+}), fds {} ({:+}){}; {} warmup + {} measured iterations{}",
+            "leakcheck: {}{} — {}; {} warmup + {} measured iterations{}",
             self.test
                 .as_ref()
                 .map(|t| format!("`{}` ", t.name))
                 .unwrap_or_default(),
             self.verdict,
-            self.heap.verdict,
-            self.heap.bytes_per_iteration,
-            self.heap.blocks_per_iteration,
-            self.threads.verdict,
-            self.threads.net,
-            self.fds.verdict,
-            self.fds.net,
-            self.tasks
-                .as_ref()
-                .map(|t| format!(", tasks {} ({:+})", t.verdict, t.net))
-                .unwrap_or_default(),
+            per_resource.join(", "),
             self.warmup,
             self.measured,
             self.attribution
@@ -268,16 +313,9 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let named = |verdict: Verdict| -> Vec<&str> {
-            self.resources()
-                .into_iter()
-                .filter(|(_, v)| *v == verdict)
-                .map(|(what, _)| {
-                    if what == "fds" {
-                        "file descriptors"
-                    } else {
-                        what
-                    }
-                })
+            self.verdicts()
+                .filter(|&(_, v)| v == verdict)
+                .map(|(r, _)| r.label())
                 .collect()
         };
         let leaked = named(Verdict::Leak);
@@ -336,20 +374,14 @@ impl fmt::Display for Report {
         if let Some(attribution) = &self.attribution {
             write_attribution(f, attribution)?;
         }
-        let counted = [
-            (
-                "threads",
-                Some(&self.threads),
-                (|s: &Sample| s.threads) as fn(&Sample) -> Option<u32>,
-            ),
-            ("fds", Some(&self.fds), |s: &Sample| s.fds),
-            ("tasks", self.tasks.as_ref(), |s: &Sample| s.tasks),
-        ];
-        for (label, finding, pick) in counted {
-            let Some(finding) = finding else { continue };
+        for (resource, finding) in self.findings() {
+            let Finding::Count(finding) = finding else {
+                continue;
+            };
             writeln!(
                 f,
-                "  {label:<8} {:<10} {:+} ({:+.2} per iteration): {}",
+                "  {:<8} {:<10} {:+} ({:+.2} per iteration): {}",
+                resource.name(),
                 finding.verdict.to_string(),
                 finding.net,
                 finding.per_iteration,
@@ -359,7 +391,7 @@ impl fmt::Display for Report {
                 writeln!(
                     f,
                     "           count after each iteration: {}",
-                    series(&self.samples, |s| u64::from(pick(s).unwrap_or(0)))
+                    series(&self.samples, |s| u64::from(s.count(resource).unwrap_or(0)))
                 )?;
             }
         }
@@ -427,7 +459,9 @@ impl fmt::Display for Report {
                 writeln!(
                     f,
                     "    {:<8} {}  (matches {:?})",
-                    s.resource, s.item, s.pattern
+                    s.resource.name(),
+                    s.item,
+                    s.pattern
                 )?;
             }
             more(f, self.suppressed.len())?;

@@ -12,6 +12,7 @@ use crate::config::{Config, ConfigError, Options, Suspicious};
 use crate::report::{BudgetBreach, Report, TestId};
 use crate::snapshot::{self, Sample};
 use crate::suppress;
+use leakcheck_probe::Resource;
 use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -428,8 +429,7 @@ pub(crate) fn measure_on(
     };
     suppress::apply(&mut report, &config.suppress);
     report.verdict = report
-        .resources()
-        .into_iter()
+        .verdicts()
         .map(|(_, verdict)| verdict)
         .max()
         .unwrap_or_default();
@@ -538,31 +538,28 @@ impl Decided {
             let verdict = analyze_heap(samples, plan).decided().map(|f| f.verdict);
             note(&mut self.heap, &mut self.leaking.heap, verdict);
         }
-        for (on, slot, leaking, pick, what) in [
+        for (on, slot, leaking, resource) in [
             (
                 self.judged.threads,
                 &mut self.threads,
                 &mut self.leaking.threads,
-                THREADS,
-                "threads",
+                Resource::Threads,
             ),
             (
                 self.judged.fds,
                 &mut self.fds,
                 &mut self.leaking.fds,
-                FDS,
-                "fds",
+                Resource::Fds,
             ),
             (
                 self.judged.tasks,
                 &mut self.tasks,
                 &mut self.leaking.tasks,
-                TASKS,
-                "tasks",
+                Resource::Tasks,
             ),
         ] {
             if on && slot.is_none() {
-                let verdict = analyze_count(samples, plan, pick, what).decided();
+                let verdict = analyze_count(samples, plan, resource).decided();
                 note(slot, leaking, verdict.map(|f| f.verdict));
             }
         }
@@ -594,43 +591,36 @@ impl Decided {
                 }
             }
         };
-        let count = |on: bool, decided: Option<usize>, pick, what: &str| {
+        let count = |on: bool, decided: Option<usize>, resource: Resource| {
             if !on {
-                return CountFinding::off(&format!("{what} = false"));
+                return CountFinding::off(&format!("{resource} = false"));
             }
             decided
-                .and_then(|n| analyze_count(upto(n), plan, pick, what).decided())
-                .unwrap_or_else(|| analyze::count_unconfirmed(&count_series(samples, pick), what))
+                .and_then(|n| analyze_count(upto(n), plan, resource).decided())
+                .unwrap_or_else(|| {
+                    analyze::count_unconfirmed(&count_series(samples, resource), resource)
+                })
         };
         Findings {
             heap,
-            threads: count(self.judged.threads, self.threads, THREADS, "threads"),
-            fds: count(self.judged.fds, self.fds, FDS, "fds"),
+            threads: count(self.judged.threads, self.threads, Resource::Threads),
+            fds: count(self.judged.fds, self.fds, Resource::Fds),
             // Only async tests have tasks to judge (or to report as switched off).
-            tasks: async_test.then(|| count(self.judged.tasks, self.tasks, TASKS, "tasks")),
+            tasks: async_test.then(|| count(self.judged.tasks, self.tasks, Resource::Tasks)),
         }
     }
 }
-
-const THREADS: fn(&Sample) -> Option<u32> = |s| s.threads;
-const FDS: fn(&Sample) -> Option<u32> = |s| s.fds;
-const TASKS: fn(&Sample) -> Option<u32> = |s| s.tasks;
 
 fn analyze_heap(samples: &[Sample], plan: &Plan) -> Assessment<HeapFinding> {
     let (bytes, blocks) = heap_series(samples);
     analyze::heap(&bytes, &blocks, plan)
 }
 
-fn analyze_count(
-    samples: &[Sample],
-    plan: &Plan,
-    pick: fn(&Sample) -> Option<u32>,
-    what: &str,
-) -> Assessment<CountFinding> {
-    if samples.iter().any(|s| pick(s).is_none()) {
+fn analyze_count(samples: &[Sample], plan: &Plan, resource: Resource) -> Assessment<CountFinding> {
+    if samples.iter().any(|s| s.count(resource).is_none()) {
         return Assessment::Decided(CountFinding::unobserved());
     }
-    analyze::count(&count_series(samples, pick), plan, what)
+    analyze::count(&count_series(samples, resource), plan, resource)
 }
 
 fn heap_series(samples: &[Sample]) -> (Vec<u64>, Vec<u64>) {
@@ -640,8 +630,11 @@ fn heap_series(samples: &[Sample]) -> (Vec<u64>, Vec<u64>) {
         .unzip()
 }
 
-fn count_series(samples: &[Sample], pick: fn(&Sample) -> Option<u32>) -> Vec<u32> {
-    samples.iter().map(|s| pick(s).unwrap_or(0)).collect()
+fn count_series(samples: &[Sample], resource: Resource) -> Vec<u32> {
+    samples
+        .iter()
+        .map(|s| s.count(resource).unwrap_or(0))
+        .collect()
 }
 
 /// Waits, with backoff up to `bound`, until no other thread of the process is running.

@@ -9,6 +9,7 @@
 use crate::analyze::Verdict;
 use crate::config::Suppressions;
 use crate::report::{Report, SuppressedItem};
+use leakcheck_probe::Resource;
 
 /// Whether `text` matches the glob `pattern`: `*` is any run of characters (also `::` and `/`),
 /// `?` one character, everything else itself.
@@ -78,7 +79,7 @@ pub(crate) fn apply(report: &mut Report, suppress: &Suppressions) {
             let finding = &mut report.threads;
             mark(&mut finding.verdict, &mut finding.evidence, "thread");
         }
-        items.extend(grouped("threads", matched));
+        items.extend(grouped(Resource::Threads, matched));
     }
     let threads_suppressed = report.threads.verdict == Verdict::Suppressed;
 
@@ -104,7 +105,7 @@ pub(crate) fn apply(report: &mut Report, suppress: &Suppressions) {
                 "file descriptor",
             );
         }
-        items.extend(grouped("fds", matched));
+        items.extend(grouped(Resource::Fds, matched));
     }
 
     if judged(report.heap.verdict) && (!suppress.heap.is_empty() || threads_suppressed) {
@@ -147,7 +148,7 @@ pub(crate) fn apply(report: &mut Report, suppress: &Suppressions) {
                         "allocation site",
                     );
                 }
-                items.extend(grouped("heap", matched));
+                items.extend(grouped(Resource::Heap, matched));
             }
             None if !suppress.heap.is_empty() => report.notes.push(
                 "heap suppressions are matched against where the leaked blocks were allocated, \
@@ -175,7 +176,7 @@ fn on_suppressed_threads(threads: &[String], patterns: &[String]) -> bool {
 
 /// One item per distinct (what, pattern), counted when it repeats: a leak of 64 threads of one
 /// name is one line.
-fn grouped(resource: &str, matched: Vec<(String, &str)>) -> Vec<SuppressedItem> {
+fn grouped(resource: Resource, matched: Vec<(String, &str)>) -> Vec<SuppressedItem> {
     let mut groups: Vec<(String, &str, usize)> = Vec::new();
     for (what, pattern) in matched {
         match groups
@@ -189,7 +190,7 @@ fn grouped(resource: &str, matched: Vec<(String, &str)>) -> Vec<SuppressedItem> 
     groups
         .into_iter()
         .map(|(what, pattern, n)| SuppressedItem {
-            resource: resource.to_owned(),
+            resource,
             item: if n == 1 {
                 what
             } else {

@@ -1,11 +1,11 @@
 //! [`compare`]: two [`RunReport`]s in, a [`Diff`] out, test by test. No I/O.
 
 use super::{
-    Change, Diff, LeakChange, Metric, OutcomeChange, Resource, Side, SuspiciousChange, TestSummary,
+    Change, Diff, LeakChange, Metric, OutcomeChange, Side, SuspiciousChange, TestSummary,
     Threshold, DIFF_SCHEMA_VERSION,
 };
 use leakcheck::record::{Outcome, RunReport, TestRecord};
-use leakcheck::Verdict;
+use leakcheck::{Resource, Verdict};
 use std::collections::BTreeMap;
 
 /// Compares two runs. Pure: the paths in [`Diff::base`] and [`Diff::head`] are left empty.
@@ -187,15 +187,10 @@ fn with_verdict(record: &TestRecord, verdict: Verdict) -> Vec<Resource> {
     let Some(f) = &record.figures else {
         return Vec::new();
     };
-    [
-        (Resource::Heap, f.heap),
-        (Resource::Threads, f.threads),
-        (Resource::Fds, f.fds),
-    ]
-    .into_iter()
-    .filter(|&(_, v)| v == verdict)
-    .map(|(r, _)| r)
-    .collect()
+    f.verdicts()
+        .filter(|&(_, v)| v == verdict)
+        .map(|(r, _)| r)
+        .collect()
 }
 
 /// The change of one figure, when it is beyond both the percentage and the floor.

@@ -6,7 +6,8 @@
 //! Tests are matched by [`TestId::full_name`](leakcheck::TestId::full_name). A **regression**
 //! (exit code 1) is any of:
 //!
-//! * a **new leak**: a resource (heap, threads, fds) leaks in HEAD that did not leak in BASE,
+//! * a **new leak**: a resource (heap, threads, fds, tasks) leaks in HEAD that did not leak in
+//!   BASE,
 //!   including in a test that BASE does not have;
 //! * a **new failure**: HEAD's outcome is `failed` or `over_budget` and BASE's was something else
 //!   (or the test is new);
@@ -24,6 +25,7 @@ pub use compare::compare;
 
 use crate::{locate, BadValue, CliError, LeakcheckExitCode};
 use leakcheck::record::{self, Outcome, RunReport, TestRecord};
+use leakcheck::Resource;
 use serde::{Deserialize, Serialize};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -196,29 +198,6 @@ impl Side {
             commit: report.run.commit.clone(),
             started_at: report.run.started_at.clone(),
             tests: report.tests.len(),
-        }
-    }
-}
-
-/// A resource a leak test watches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Resource {
-    /// Live heap bytes and blocks.
-    Heap,
-    /// Live threads.
-    Threads,
-    /// Open file descriptors.
-    Fds,
-}
-
-impl Resource {
-    /// The name used in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Resource::Heap => "heap",
-            Resource::Threads => "threads",
-            Resource::Fds => "fds",
         }
     }
 }

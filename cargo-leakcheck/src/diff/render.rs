@@ -1,8 +1,9 @@
 //! The three renderings of a [`Diff`]: text for a terminal, markdown for a PR comment or job
 //! summary, JSON for scripts. Pure functions: the same `Diff` always gives the same text.
 
-use super::{Change, Diff, LeakChange, Metric, OutcomeChange, Resource, Side, TestSummary};
+use super::{Change, Diff, LeakChange, Metric, OutcomeChange, Side, TestSummary};
 use leakcheck::record::Outcome;
+use leakcheck::Resource;
 use std::fmt::Write as _;
 
 /// One line of the regressions or improvements table, shared by text and markdown.

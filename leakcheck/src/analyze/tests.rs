@@ -31,7 +31,7 @@ fn run_count(f: impl Fn(usize) -> u32) -> (CountFinding, usize) {
         let end = PLAN.next_end(n).expect("decided before the plan ran out");
         counts.extend((n + 1..=end).map(&f));
         n = end;
-        if let Assessment::Decided(finding) = count(&counts, &PLAN, "threads") {
+        if let Assessment::Decided(finding) = count(&counts, &PLAN, Resource::Threads) {
             return (finding, n);
         }
     }
@@ -235,7 +235,7 @@ fn unconfirmed_findings_are_suspicious() {
     let h = heap_unconfirmed(&[0, 8, 16], &[0, 1, 2]);
     assert_eq!(h.verdict, Verdict::Suspicious);
     assert_eq!(h.bytes_per_iteration, 8.0);
-    let c = count_unconfirmed(&[2, 3, 3], "fds");
+    let c = count_unconfirmed(&[2, 3, 3], Resource::Fds);
     assert_eq!((c.verdict, c.net), (Verdict::Suspicious, 1));
 }
 

@@ -11,6 +11,7 @@ pub(crate) mod file;
 pub use error::{ConfigError, Expected};
 pub use file::{ConfigFile, CONFIG_FILE_NAME};
 
+use leakcheck_probe::Resource;
 use std::path::Path;
 use std::time::Duration;
 
@@ -121,6 +122,16 @@ impl Suppressions {
     /// True when nothing is suppressed.
     pub fn is_empty(&self) -> bool {
         self.threads.is_empty() && self.fds.is_empty() && self.heap.is_empty()
+    }
+
+    /// The patterns that suppress leaks of `resource` (none for tasks: a task has no name).
+    pub fn patterns(&self, resource: Resource) -> &[String] {
+        match resource {
+            Resource::Heap => &self.heap,
+            Resource::Threads => &self.threads,
+            Resource::Fds => &self.fds,
+            _ => &[],
+        }
     }
 
     fn extend(&mut self, other: Suppressions) {
@@ -273,6 +284,18 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Whether `resource` is judged (`heap = false`, ... switch one off). Tasks are judged only
+    /// in async tests, whatever this says.
+    pub fn judges(&self, resource: Resource) -> bool {
+        match resource {
+            Resource::Heap => self.heap,
+            Resource::Threads => self.threads,
+            Resource::Fds => self.fds,
+            Resource::Tasks => self.tasks,
+            _ => false,
+        }
+    }
+
     /// Resolves `options` over the process environment, the `leakcheck.toml` found from the
     /// package being tested (`CARGO_MANIFEST_DIR`, else the current directory) and the defaults.
     pub fn from_options(options: &Options) -> Result<Config, ConfigError> {

@@ -26,6 +26,7 @@ pub mod store;
 use crate::analyze::Verdict;
 use crate::config::{Config, Suspicious};
 use crate::report::{Report, TestId};
+use leakcheck_probe::Resource;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,22 @@ impl RunReport {
     /// The record of the test with this [`TestId::full_name`].
     pub fn test(&self, full_name: &str) -> Option<&TestRecord> {
         self.tests.iter().find(|t| t.test.full_name() == full_name)
+    }
+
+    /// The resources the run's tests have verdicts for, in report order: what a table of the
+    /// run has a column for. Heap, threads and fds always; tasks when some test is async.
+    pub fn resources(&self) -> Vec<Resource> {
+        Resource::LEAK_TEST
+            .into_iter()
+            .filter(|&r| {
+                r != Resource::Tasks
+                    || self.tests.iter().any(|t| {
+                        t.figures
+                            .as_ref()
+                            .is_some_and(|f| f.verdict_of(r).is_some())
+                    })
+            })
+            .collect()
     }
 }
 
@@ -189,13 +206,14 @@ pub struct RecordConfig {
     /// Byte budget per iteration, if any.
     #[serde(default)]
     pub max_bytes_per_iter: Option<u64>,
-    /// Resources not judged (`heap = false`, ...).
+    /// Resources not judged (`heap = false`, ...), by [`Resource::name`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub off: Vec<String>,
+    pub off: Vec<Resource>,
     /// `fail` when a suspicious verdict fails the test.
     #[serde(default = "pass", skip_serializing_if = "is_pass")]
     pub suspicious: String,
-    /// Suppression patterns in force: `threads:PATTERN`, `fds:PATTERN`, `heap:PATTERN`.
+    /// Suppression patterns in force, each prefixed with its resource's [`Resource::name`]:
+    /// `heap:PATTERN`, `threads:PATTERN`, `fds:PATTERN`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suppress: Vec<String>,
     /// The `leakcheck.toml` that was read, if any.
@@ -227,28 +245,23 @@ impl From<&Config> for RecordConfig {
             attribute: c.attribute,
             max_allocs_per_iter: c.max_allocs_per_iter,
             max_bytes_per_iter: c.max_bytes_per_iter,
-            off: [
-                ("heap", c.heap),
-                ("threads", c.threads),
-                ("fds", c.fds),
-                ("tasks", c.tasks),
-            ]
-            .into_iter()
-            .filter(|(_, on)| !on)
-            .map(|(name, _)| name.to_owned())
-            .collect(),
+            off: Resource::LEAK_TEST
+                .into_iter()
+                .filter(|&r| !c.judges(r))
+                .collect(),
             suspicious: match c.suspicious {
                 Suspicious::Pass => pass(),
                 Suspicious::Fail => "fail".to_owned(),
             },
-            suppress: [
-                ("threads", &c.suppress.threads),
-                ("fds", &c.suppress.fds),
-                ("heap", &c.suppress.heap),
-            ]
-            .into_iter()
-            .flat_map(|(what, patterns)| patterns.iter().map(move |p| format!("{what}:{p}")))
-            .collect(),
+            suppress: Resource::LEAK_TEST
+                .into_iter()
+                .flat_map(|r| {
+                    c.suppress
+                        .patterns(r)
+                        .iter()
+                        .map(move |p| format!("{r}:{p}"))
+                })
+                .collect(),
             file: c.file.as_ref().map(|p| p.display().to_string()),
         }
     }
@@ -257,7 +270,7 @@ impl From<&Config> for RecordConfig {
 /// The figures CI compares across commits, taken from the measured iterations.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Figures {
-    /// The worst verdict of the three resources.
+    /// The worst verdict of the judged resources.
     pub verdict: Verdict,
     /// Heap verdict.
     pub heap: Verdict,
@@ -288,6 +301,25 @@ pub struct Figures {
 }
 
 impl Figures {
+    /// The verdict for `resource`; `None` for tasks in a test that is not async (and for
+    /// resources a leak test does not judge).
+    pub fn verdict_of(&self, resource: Resource) -> Option<Verdict> {
+        match resource {
+            Resource::Heap => Some(self.heap),
+            Resource::Threads => Some(self.threads),
+            Resource::Fds => Some(self.fds),
+            Resource::Tasks => self.tasks,
+            _ => None,
+        }
+    }
+
+    /// The verdict of each resource the test has one for, in report order.
+    pub fn verdicts(&self) -> impl Iterator<Item = (Resource, Verdict)> + '_ {
+        Resource::LEAK_TEST
+            .into_iter()
+            .filter_map(|r| Some((r, self.verdict_of(r)?)))
+    }
+
     /// The figures of a completed measurement.
     pub fn of(report: &Report) -> Figures {
         let measured = report.samples.get(1..).unwrap_or_default();
@@ -301,7 +333,7 @@ impl Figures {
             heap: report.heap.verdict,
             threads: report.threads.verdict,
             fds: report.fds.verdict,
-            tasks: report.tasks.as_ref().map(|t| t.verdict),
+            tasks: report.verdict_of(Resource::Tasks),
             suppressed: report.suppressed.len(),
             allocs_per_iter: report.allocations_per_iteration(),
             bytes_per_iter: report.bytes_allocated_per_iteration(),
@@ -600,5 +632,32 @@ impl TestRecord {
             figures: report.as_ref().map(Figures::of),
             report,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The record keeps the names of the schema (docs/record-schema.md) for what is off and
+    /// suppressed, and reads them back.
+    #[test]
+    fn resources_off_and_suppressed_are_recorded_by_name() {
+        let mut config = Config {
+            tasks: false,
+            fds: false,
+            ..Config::default()
+        };
+        config.suppress.threads.push("pool-*".to_owned());
+        config.suppress.heap.push("regex::*".to_owned());
+        let recorded = RecordConfig::from(&config);
+        let json = serde_json::to_value(&recorded).unwrap();
+        assert_eq!(json["off"], serde_json::json!(["fds", "tasks"]));
+        assert_eq!(
+            json["suppress"],
+            serde_json::json!(["heap:regex::*", "threads:pool-*"])
+        );
+        let back: RecordConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back.off, [Resource::Fds, Resource::Tasks]);
     }
 }

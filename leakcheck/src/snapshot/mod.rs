@@ -3,6 +3,7 @@
 //! allocating). The detailed listings (names, states, link targets) allocate and are only taken
 //! once before and once after the measured iterations.
 
+use leakcheck_probe::Resource;
 use serde::{Deserialize, Serialize};
 
 pub(crate) use leakcheck_probe::{
@@ -30,4 +31,17 @@ pub struct Sample {
     /// Live tasks of an async test's runtime after settling (async tests only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tasks: Option<u32>,
+}
+
+impl Sample {
+    /// The count of a counted resource (threads, fds, tasks) in this snapshot; `None` where it
+    /// was not observed, and for the heap, which is bytes and blocks rather than a count.
+    pub fn count(&self, resource: Resource) -> Option<u32> {
+        match resource {
+            Resource::Threads => self.threads,
+            Resource::Fds => self.fds,
+            Resource::Tasks => self.tasks,
+            _ => None,
+        }
+    }
 }
