@@ -309,9 +309,15 @@ fn without_a_profile_the_heap_route_says_what_the_monitor_can_tell() {
     assert_eq!(heap.status, 404);
     let body = &heap.body;
     for promise in ["enable", "configuration", "tracing"] {
-        assert!(!body.contains(promise), "offers an option that does not exist: {body}");
+        assert!(
+            !body.contains(promise),
+            "offers an option that does not exist: {body}"
+        );
     }
-    assert!(body.contains("heap profiles are not available yet"), "{body}");
+    assert!(
+        body.contains("heap profiles are not available yet"),
+        "{body}"
+    );
     assert!(body.contains("that the heap grows, not where"), "{body}");
     let docs = body.split_whitespace().find(|w| w.starts_with("https://"));
     assert!(

@@ -554,7 +554,10 @@ fn every_truncation_of_a_report_or_record_is_refused_naming_the_file() {
                 // Both parsers refuse a cut document: neither may read it as a report or record.
                 for (parser, result) in [("report", report.err()), ("record", test.err())] {
                     let Some(error) = result else {
-                        panic!("the {parser} parser read the first {len} of {} bytes", text.len())
+                        panic!(
+                            "the {parser} parser read the first {len} of {} bytes",
+                            text.len()
+                        )
                     };
                     let message = error.to_string();
                     assert!(message.starts_with("runs/cut/report.json: "), "{message}");

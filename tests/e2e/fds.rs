@@ -1,6 +1,6 @@
 //! File-descriptor positive controls: each test leaves fds open and must fail naming them.
 
-use crate::fixture::cargo_test;
+use crate::fixture::{cargo_test, cargo_test_with, record_of, records_dir};
 
 fn assert_fd_leak(test: &str, per_iteration: &str, target: &str) {
     let run = cargo_test("fd_leaks", &["--test-threads=3"]);
@@ -49,5 +49,42 @@ fn forgotten_pipe_ends() {
         "forgotten_pipe_ends",
         "fds      LEAK       +16 (+2.00 per iteration)",
         "pipe       pipe:[",
+    );
+}
+
+/// Two real leaks in one body: the fd leak, confirmed in the first round, does not stop the run
+/// before the heap's leak is confirmed too. An fd leak alone leaves the heap clean.
+#[test]
+fn a_heap_leak_beside_an_fd_leak_is_confirmed_too() {
+    let dir = records_dir("fd-and-heap-records");
+    let run = cargo_test_with(
+        "fd_leaks",
+        &[
+            "--exact",
+            "forgotten_file_and_its_buffers",
+            "forgotten_file",
+        ],
+        &[("LEAKCHECK_DIR", dir.to_str().unwrap())],
+    );
+    run.assert_failed_with(
+        "forgotten_file_and_its_buffers",
+        &[
+            "leaked heap, file descriptors",
+            "+248.0 B / +4.00 blocks per iteration",
+        ],
+    );
+    let both = record_of(&dir, "forgotten_file_and_its_buffers");
+    let figures = &both["figures"];
+    assert_eq!(
+        (&figures["heap"], &figures["fds"]),
+        (&"leak".into(), &"leak".into()),
+        "{both:#}"
+    );
+    let fd_only = record_of(&dir, "forgotten_file");
+    let figures = &fd_only["figures"];
+    assert_eq!(
+        (&figures["heap"], &figures["fds"]),
+        (&"clean".into(), &"leak".into()),
+        "{fd_only:#}"
     );
 }
