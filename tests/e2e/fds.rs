@@ -73,18 +73,14 @@ fn a_heap_leak_beside_an_fd_leak_is_confirmed_too() {
             "+248.0 B / +4.00 blocks per iteration",
         ],
     );
-    let both = record_of(&dir, "forgotten_file_and_its_buffers");
-    let figures = &both["figures"];
+    // (heap, fds) verdicts, as the records say.
+    let verdicts = |test: &str| {
+        let figures = &record_of(&dir, test)["figures"];
+        (figures["heap"].clone(), figures["fds"].clone())
+    };
     assert_eq!(
-        (&figures["heap"], &figures["fds"]),
-        (&"leak".into(), &"leak".into()),
-        "{both:#}"
+        verdicts("forgotten_file_and_its_buffers"),
+        ("leak".into(), "leak".into())
     );
-    let fd_only = record_of(&dir, "forgotten_file");
-    let figures = &fd_only["figures"];
-    assert_eq!(
-        (&figures["heap"], &figures["fds"]),
-        (&"clean".into(), &"leak".into()),
-        "{fd_only:#}"
-    );
+    assert_eq!(verdicts("forgotten_file"), ("clean".into(), "leak".into()));
 }
