@@ -28,7 +28,7 @@
 //! handle has none yet: it tells that the heap grows, not where, and `/debug/heap` answers `404`
 //! saying so. The pprof protobuf format is not produced.
 //!
-//! The renderers are plain functions ([`render`](super::render), [`dashboard`](super::dashboard)),
+//! The renderers are plain functions ([`render`], [`dashboard`]),
 //! and [`route`] maps a path to a [`Response`], so an application with its own HTTP server can
 //! mount them instead of running this one.
 //!
