@@ -275,7 +275,7 @@ fn every_route_answers_with_its_content() {
 
     let heap = get(addr, "/debug/heap");
     assert_eq!(heap.status, 404);
-    assert!(heap.body.contains("not tracing"), "{}", heap.body);
+    assert!(heap.body.contains("not available yet"), "{}", heap.body);
     assert_eq!(get(addr, "/nothing/here").status, 404);
 
     // HEAD: the same head, no body.
@@ -299,6 +299,31 @@ fn the_heap_profile_is_served_when_the_view_has_one() {
     let heap = get(server.local_addr(), "/debug/heap");
     assert_eq!(heap.status, 200);
     assert!(heap.body.contains("my_crate::leak"));
+}
+
+/// Without a profile the answer says what is true: the monitor tells that the heap grows, not
+/// where, and there is no setting that would change that (yet).
+#[test]
+fn without_a_profile_the_heap_route_says_what_the_monitor_can_tell() {
+    let heap = leakcheck_monitor::serve::route(&Fake::new(), "/debug/heap");
+    assert_eq!(heap.status, 404);
+    let body = &heap.body;
+    for promise in ["enable", "configuration", "tracing"] {
+        assert!(
+            !body.contains(promise),
+            "offers an option that does not exist: {body}"
+        );
+    }
+    assert!(
+        body.contains("heap profiles are not available yet"),
+        "{body}"
+    );
+    assert!(body.contains("that the heap grows, not where"), "{body}");
+    let docs = body.split_whitespace().find(|w| w.starts_with("https://"));
+    assert!(
+        docs.is_some_and(|url| url.trim_end_matches(')').ends_with("#production-monitor")),
+        "points at the docs: {body}"
+    );
 }
 
 #[test]

@@ -41,19 +41,27 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How the monitor runs: a builder, consumed by [`Monitor::start`] or [`Monitor::watch`].
+///
+/// The fields are private so that every setting goes through a method: the floors (an interval
+/// of at least [`MIN_INTERVAL`], a history of at least one sample) are applied where the monitor
+/// starts, whatever was set.
 pub struct MonitorConfig {
-    /// Time between samples (1 s). Detection is about time, not samples: the detector's
-    /// window and segments stay the same when this changes.
-    pub interval: Duration,
-    /// Trend detection (window 60 s, …; see [`detect`](super::detect)).
-    pub detect: DetectConfig,
-    /// Samples kept for [`MonitorHandle::samples`] (1800: 30 minutes at 1 s).
-    pub history: usize,
+    /// Time between samples. Detection is about time, not samples: the detector's window and
+    /// segments stay the same when this changes.
+    interval: Duration,
+    /// Trend detection.
+    detect: DetectConfig,
+    /// Samples kept for [`MonitorHandle::samples`].
+    history: usize,
     /// Configured limits, which win over the ones read from the system.
-    pub limits: Vec<(Resource, f64)>,
+    limits: Vec<(Resource, f64)>,
     /// Where alerts go.
-    pub sinks: Vec<Box<dyn Sink>>,
+    sinks: Vec<Box<dyn Sink>>,
 }
+
+/// The shortest time between samples: a shorter interval, zero included, is raised to it (a
+/// zero interval would sample in a busy loop).
+pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
 impl Default for MonitorConfig {
     fn default() -> Self {
@@ -88,13 +96,13 @@ impl MonitorConfig {
         MonitorConfig::default()
     }
 
-    /// Samples every `interval` (at least 1 ms).
+    /// Samples every `interval` (default 1 s; at least [`MIN_INTERVAL`]).
     pub fn interval(mut self, interval: Duration) -> Self {
-        self.interval = interval.max(Duration::from_millis(1));
+        self.interval = interval;
         self
     }
 
-    /// The detection window (see [`DetectConfig::window`]).
+    /// The detection window (default 60 s; see [`DetectConfig::window`]).
     pub fn window(mut self, window: Duration) -> Self {
         self.detect.window = window;
         self
@@ -106,9 +114,10 @@ impl MonitorConfig {
         self
     }
 
-    /// Keeps `samples` samples (at least 1).
+    /// Keeps `samples` samples for [`MonitorHandle::samples`] (default 1800: 30 minutes at
+    /// 1 s; at least 1).
     pub fn history(mut self, samples: usize) -> Self {
-        self.history = samples.max(1);
+        self.history = samples;
         self
     }
 
@@ -317,7 +326,7 @@ impl Monitor {
         }
         let settings = MonitorSettings {
             pid: source.pid(),
-            interval: config.interval,
+            interval: config.interval.max(MIN_INTERVAL),
             history: config.history.max(1),
             detect: config.detect,
             limits,
@@ -540,6 +549,27 @@ mod tests {
         assert!(!handle.is_running());
         assert!(handle.wait_stopped(Some(Duration::ZERO)));
         assert_eq!(handle.error(), None);
+    }
+
+    #[test]
+    fn a_zero_interval_is_clamped_however_it_was_set() {
+        // What the builder refuses must not get in another way: a zero interval would sample
+        // in a busy loop, a zero history would keep nothing.
+        let monitor = Monitor::start(MonitorConfig {
+            interval: Duration::ZERO,
+            history: 0,
+            ..MonitorConfig::new().interval(Duration::ZERO).history(0)
+        })
+        .unwrap();
+        let handle = monitor.handle();
+        assert_eq!(handle.config().interval, Duration::from_millis(1));
+        assert_eq!(handle.config().history, 1);
+        eventually("2 samples", || {
+            (handle.status().samples_taken >= 2).then_some(())
+        });
+        assert_eq!(handle.status().interval_ms, 1);
+        assert_eq!(handle.samples().len(), 1);
+        monitor.stop();
     }
 
     #[test]

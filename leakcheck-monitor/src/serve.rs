@@ -24,11 +24,11 @@
 //!   reaches the host application;
 //! * an optional bearer token ([`ServerConfig::bearer_token`]); `401` without it.
 //!
-//! A heap profile (`/debug/heap`) is whatever [`View::heap_profile`] returns (the live
-//! allocations by call site when the monitor traces); the pprof protobuf format is not produced,
-//! as it would need a protobuf encoder and symbolization in the host process.
+//! A heap profile (`/debug/heap`) is whatever [`View::heap_profile`] returns. The monitor's own
+//! handle has none yet: it tells that the heap grows, not where, and `/debug/heap` answers `404`
+//! saying so. The pprof protobuf format is not produced.
 //!
-//! The renderers are plain functions ([`render`](super::render), [`dashboard`](super::dashboard)),
+//! The renderers are plain functions ([`render`], [`dashboard`]),
 //! and [`route`] maps a path to a [`Response`], so an application with its own HTTP server can
 //! mount them instead of running this one.
 //!
@@ -73,8 +73,8 @@ pub trait View: Send + Sync + 'static {
     fn latest(&self) -> Option<Sample> {
         self.samples().last().copied()
     }
-    /// The live heap by call site as text (`/debug/heap`), when the monitor traces
-    /// allocations; `None` otherwise.
+    /// The live heap by call site as text (`/debug/heap`), for views that have one; `None`
+    /// (the default, and what the monitor's handle returns) answers `404`.
     fn heap_profile(&self) -> Option<String> {
         None
     }
@@ -180,6 +180,15 @@ impl Response {
     }
 }
 
+/// The answer of `/debug/heap` when the view has no profile (the monitor's own handle has none).
+const NO_HEAP_PROFILE: &str = concat!(
+    "no heap profile: heap profiles are not available yet. The monitor tells that the heap grows, ",
+    "not where (/metrics, /api/status and /dashboard show the growth); a `#[leak_test]` of the ",
+    "code names the call sites of a leak. See ",
+    env!("CARGO_PKG_REPOSITORY"),
+    "#production-monitor"
+);
+
 /// The response for a GET of `path` (without the query string), from `view`: the routing of
 /// [`Server`], for applications that serve the monitor from their own HTTP server.
 pub fn route(view: &dyn View, path: &str) -> Response {
@@ -208,11 +217,7 @@ pub fn route(view: &dyn View, path: &str) -> Response {
         "/" => Response::text(302, "see dashboard").with("Location", "dashboard"),
         "/debug/heap" => match view.heap_profile() {
             Some(profile) => Response::new(200, "text/plain; charset=utf-8", profile),
-            None => Response::text(
-                404,
-                "no heap profile: the monitor is not tracing allocations (enable tracing in \
-                 the monitor's configuration, with the counting allocator installed)",
-            ),
+            None => Response::text(404, NO_HEAP_PROFILE),
         },
         _ => Response::text(
             404,

@@ -82,7 +82,9 @@ pub fn fds() -> Vec<FdInfo> {
 pub struct ThreadInfo {
     /// Kernel thread id.
     pub tid: u32,
-    /// Thread name as the kernel knows it (at most 15 bytes; Rust truncates longer names).
+    /// Thread name as the kernel knows it. Linux keeps 15 bytes of a name (Rust cuts longer
+    /// ones when it names the thread): a name of 15 bytes may have been longer and ends with
+    /// [`ThreadInfo::CUT`], e.g. `background-refr…` for `background-refresher`.
     pub name: String,
     /// Scheduler state, e.g. `sleeping`, `running`, `disk sleep` (blocked in the kernel).
     pub state: String,
@@ -92,6 +94,11 @@ pub struct ThreadInfo {
     pub syscall: Option<String>,
     /// Where the thread was spawned, when attribution found it.
     pub spawned_at: Option<crate::symbols::Frame>,
+}
+
+impl ThreadInfo {
+    /// Ends a name the kernel may have cut short (see [`ThreadInfo::name`]).
+    pub const CUT: char = '…';
 }
 
 /// One open file descriptor.

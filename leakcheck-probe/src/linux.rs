@@ -68,14 +68,14 @@ pub(super) fn threads() -> Vec<ThreadInfo> {
         .filter_map(|tid| {
             let dir = format!("/proc/self/task/{tid}");
             // A thread can exit between the listing and these reads: skip it then.
-            let name = std::fs::read_to_string(format!("{dir}/comm")).ok()?;
+            let name = std::fs::read(format!("{dir}/comm")).ok()?;
             let stat = std::fs::read(format!("{dir}/stat")).ok()?;
             let letter = parse_stat_state(&stat)?;
             let wchan = std::fs::read_to_string(format!("{dir}/wchan")).ok();
             let syscall = std::fs::read_to_string(format!("{dir}/syscall")).ok();
             Some(ThreadInfo {
                 tid,
-                name: name.trim_end_matches('\n').to_owned(),
+                name: thread_name(&name),
                 state: describe_state(letter).to_owned(),
                 waiting_in: wchan.filter(|w| !w.is_empty() && w != "0"),
                 syscall: syscall.as_deref().and_then(describe_syscall),
@@ -83,6 +83,26 @@ pub(super) fn threads() -> Vec<ThreadInfo> {
             })
         })
         .collect()
+}
+
+/// The bytes the kernel keeps of a thread's name (`TASK_COMM_LEN` less the NUL).
+const COMM_KEPT: usize = 15;
+
+/// A thread's name from its `comm` file: a name that fills the 15 bytes the kernel keeps may
+/// have been cut, and says so ([`ThreadInfo::CUT`]). A cut can split a character: its bytes
+/// are dropped rather than shown as a replacement character.
+fn thread_name(comm: &[u8]) -> String {
+    let bytes = comm.strip_suffix(b"\n").unwrap_or(comm);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text.into(),
+        Err(e) if e.error_len().is_none() => String::from_utf8_lossy(&bytes[..e.valid_up_to()]),
+        Err(_) => String::from_utf8_lossy(bytes),
+    };
+    let mut name = text.into_owned();
+    if bytes.len() >= COMM_KEPT {
+        name.push(ThreadInfo::CUT);
+    }
+    name
 }
 
 pub(super) fn fds() -> Vec<FdInfo> {
@@ -290,6 +310,17 @@ mod tests {
         let mut bad = buf.clone();
         bad[16..18].copy_from_slice(&u16::MAX.to_ne_bytes());
         assert_eq!(dirent_names(&bad).count(), 0);
+    }
+
+    #[test]
+    fn thread_names_that_fill_the_kernels_15_bytes_say_they_may_be_cut() {
+        assert_eq!(thread_name(b"background-refr\n"), "background-refr…");
+        assert_eq!(thread_name(b"short\n"), "short");
+        assert_eq!(thread_name(b"fourteen-bytes\n"), "fourteen-bytes");
+        assert_eq!(thread_name(b""), "");
+        // The 15th byte is the first of a two-byte `ï`: the half character is dropped.
+        let cut = &"naïve-worker-ïx".as_bytes()[..15];
+        assert_eq!(thread_name(cut), "naïve-worker-…");
     }
 
     #[test]

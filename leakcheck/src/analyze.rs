@@ -370,36 +370,6 @@ pub fn count(counts: &[u32], plan: &Plan, what: Resource) -> Assessment<CountFin
     }
 }
 
-/// Finalizes a heap assessment when the run stops before the heap was decided (another resource
-/// already leaked and the run does not go on just to confirm this one).
-pub fn heap_unconfirmed(bytes: &[u64], blocks: &[u64]) -> HeapFinding {
-    let n = bytes.len().saturating_sub(1);
-    HeapFinding {
-        verdict: Verdict::Suspicious,
-        bytes_per_iteration: per_iteration(bytes[n] as i128 - bytes[0] as i128, n),
-        blocks_per_iteration: per_iteration(blocks[n] as i128 - blocks[0] as i128, n),
-        evidence: format!(
-            "grew over {n} iterations; not confirmed because the run stopped at another resource's leak"
-        ),
-    }
-}
-
-/// Finalizes a count assessment when the run stops before it was decided.
-pub fn count_unconfirmed(counts: &[u32], what: Resource) -> CountFinding {
-    let n = counts.len().saturating_sub(1);
-    let net = i64::from(counts[n]) - i64::from(counts[0]);
-    CountFinding {
-        verdict: Verdict::Suspicious,
-        observed: true,
-        net,
-        per_iteration: per_iteration(i128::from(net), n),
-        increased_in: new_highs(counts),
-        evidence: format!(
-            "+{net} {what} once; not confirmed because the run stopped at another resource's leak"
-        ),
-    }
-}
-
 /// The iterations (1-based) in which a count reached a new high. `counts[0]` is the baseline.
 fn new_highs(counts: &[u32]) -> Vec<usize> {
     let mut high = counts[0];

@@ -190,10 +190,16 @@ fn save_record(test: &TestId, config: &Config, ended: &Result<Report, String>, s
 }
 
 /// Fails the test with the report when it leaked or went over budget.
-#[track_caller]
+///
+/// A leak is the test's failure, not a panic in the harness: the report is printed (libtest
+/// captures it like a panic message) and the test unwinds with it as the payload, without the
+/// panic hook, so `RUST_BACKTRACE=1` adds no stack of leakcheck's own after the report. The
+/// report names the test's file and line itself.
 fn conclude(report: &Report) {
     if !report.passes() {
-        panic!("{report}");
+        let report = report.to_string();
+        eprintln!("\n{report}");
+        resume_unwind(Box::new(report));
     }
     println!("{}", report.summary());
     if !report.is_clean() {

@@ -460,18 +460,7 @@ pub(crate) fn describe_status(status: &ExitStatus) -> String {
     {
         use std::os::unix::process::ExitStatusExt;
         if let Some(signal) = status.signal() {
-            let name = match signal {
-                1 => " (SIGHUP)",
-                2 => " (SIGINT)",
-                4 => " (SIGILL)",
-                6 => " (SIGABRT: abort, e.g. a panic while panicking or std::process::abort)",
-                7 => " (SIGBUS)",
-                8 => " (SIGFPE)",
-                9 => " (SIGKILL: killed, e.g. by the OOM killer)",
-                11 => " (SIGSEGV: invalid memory access)",
-                15 => " (SIGTERM)",
-                _ => "",
-            };
+            let name = signal_name(signal).map_or_else(String::new, |name| format!(" ({name})"));
             return format!("was killed by signal {signal}{name}");
         }
     }
@@ -479,6 +468,30 @@ pub(crate) fn describe_status(status: &ExitStatus) -> String {
         Some(code) => format!("exited with code {code}"),
         None => "ended without an exit code".to_owned(),
     }
+}
+
+/// The name of a signal that ends a process, with what usually sends it where that helps.
+/// From `libc`: the numbers differ between Unixes (7 is SIGBUS on Linux, SIGEMT on macOS).
+#[cfg(unix)]
+fn signal_name(signal: i32) -> Option<&'static str> {
+    Some(match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT: abort, e.g. a panic while panicking or std::process::abort",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL: killed, e.g. by the OOM killer",
+        libc::SIGSEGV => "SIGSEGV: invalid memory access",
+        libc::SIGPIPE => "SIGPIPE: a write to a pipe or socket with no reader",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU: over its CPU time limit",
+        libc::SIGXFSZ => "SIGXFSZ: over its file size limit",
+        libc::SIGSYS => "SIGSYS: a system call a seccomp filter forbids",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -605,10 +618,38 @@ mod tests {
     #[test]
     fn statuses_are_described() {
         use std::os::unix::process::ExitStatusExt;
-        assert!(describe_status(&ExitStatus::from_raw(11)).contains("SIGSEGV"));
+        assert_eq!(
+            describe_status(&ExitStatus::from_raw(libc::SIGSEGV)),
+            format!(
+                "was killed by signal {} (SIGSEGV: invalid memory access)",
+                libc::SIGSEGV
+            )
+        );
         assert_eq!(
             describe_status(&ExitStatus::from_raw(3 << 8)),
             "exited with code 3"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn signals_are_named_by_their_number_on_this_platform() {
+        use std::os::unix::process::ExitStatusExt;
+        for (signal, name) in [
+            (libc::SIGHUP, "SIGHUP"),
+            (libc::SIGABRT, "SIGABRT"),
+            (libc::SIGBUS, "SIGBUS"),
+            (libc::SIGKILL, "SIGKILL"),
+            (libc::SIGSEGV, "SIGSEGV"),
+            (libc::SIGPIPE, "SIGPIPE"),
+            (libc::SIGTERM, "SIGTERM"),
+            (libc::SIGXCPU, "SIGXCPU"),
+            (libc::SIGSYS, "SIGSYS"),
+        ] {
+            // A raw wait status whose low bits are the signal: killed by it, no core dump.
+            let described = describe_status(&ExitStatus::from_raw(signal));
+            let expected = format!("was killed by signal {signal} ({name}");
+            assert!(described.starts_with(&expected), "{described}");
+        }
     }
 }

@@ -334,7 +334,7 @@ pub(crate) fn measure_on(
         fds: config.fds,
         tasks: config.tasks && runtime.is_some(),
     };
-    let mut decided = Decided::new(judged, config.suppress.is_empty());
+    let mut decided = Decided::new(judged);
     let mut measured = 0;
     while let Some(end) = plan.next_end(measured) {
         for _ in measured..end {
@@ -468,11 +468,12 @@ fn trace(
 /// Only positions are kept during the run: findings carry strings, and anything the harness
 /// keeps alive between snapshots would show up as heap growth. The findings are rebuilt from the
 /// series (a pure function of it) once the run is over.
+///
+/// A leak confirmed early does not end the run while another resource still needs rounds: a
+/// body that leaks fds and heap has both confirmed (the heap's leak would otherwise go out as
+/// merely suspicious), within `max_iterations` as always.
 struct Decided {
     judged: Judged,
-    /// Stop at the first leak (the test fails either way; extending would only leak more) —
-    /// unless suppressions may still turn that leak into a pass.
-    stop_on_leak: bool,
     heap: Option<usize>,
     threads: Option<usize>,
     fds: Option<usize>,
@@ -500,10 +501,9 @@ struct Findings {
 }
 
 impl Decided {
-    fn new(judged: Judged, stop_on_leak: bool) -> Self {
+    fn new(judged: Judged) -> Self {
         Decided {
             judged,
-            stop_on_leak,
             heap: None,
             threads: None,
             fds: None,
@@ -525,7 +525,7 @@ impl Decided {
     }
 
     /// Assesses the undecided resources after a round. True when the run can stop: everything
-    /// judged is decided, or something already leaked (see `stop_on_leak`).
+    /// judged is decided.
     fn update(&mut self, samples: &[Sample], plan: &Plan) -> bool {
         let n = samples.len() - 1;
         let note = |slot: &mut Option<usize>, leaking: &mut bool, verdict: Option<Verdict>| {
@@ -563,43 +563,37 @@ impl Decided {
                 note(slot, leaking, verdict.map(|f| f.verdict));
             }
         }
-        let leaked =
-            self.leaking.heap || self.leaking.threads || self.leaking.fds || self.leaking.tasks;
         let done = |on: bool, slot: Option<usize>| !on || slot.is_some();
-        (leaked && self.stop_on_leak)
-            || (done(self.judged.heap, self.heap)
-                && done(self.judged.threads, self.threads)
-                && done(self.judged.fds, self.fds)
-                && done(self.judged.tasks, self.tasks))
+        done(self.judged.heap, self.heap)
+            && done(self.judged.threads, self.threads)
+            && done(self.judged.fds, self.fds)
+            && done(self.judged.tasks, self.tasks)
     }
 
-    /// The findings, each from the series as it was when that resource was decided; undecided
-    /// resources (the run stopped at another resource's leak) are reported as unconfirmed.
+    /// The findings, each from the series as it was when that resource was decided.
+    ///
+    /// The last round decides whatever is still open, so every judged resource has a position
+    /// once the run is over; one without (a run that ended otherwise) is judged on all the
+    /// iterations run, as if they were the whole budget.
     fn findings(&self, samples: &[Sample], plan: &Plan, async_test: bool) -> Findings {
-        let upto = |n: usize| &samples[..=n];
+        let last = samples.len() - 1;
+        let run = Plan { max: last, ..*plan };
+        let upto = |n: Option<usize>| &samples[..=n.unwrap_or(last)];
+        let decided = |n: Option<usize>| if n.is_some() { plan } else { &run };
         let heap = if !self.judged.heap {
             HeapFinding::off("heap = false")
         } else {
-            match self
-                .heap
-                .and_then(|n| analyze_heap(upto(n), plan).decided())
-            {
-                Some(f) => f,
-                None => {
-                    let (bytes, blocks) = heap_series(samples);
-                    analyze::heap_unconfirmed(&bytes, &blocks)
-                }
-            }
+            analyze_heap(upto(self.heap), decided(self.heap))
+                .decided()
+                .expect("a series that spends the budget is decided")
         };
-        let count = |on: bool, decided: Option<usize>, resource: Resource| {
+        let count = |on: bool, n: Option<usize>, resource: Resource| {
             if !on {
                 return CountFinding::off(&format!("{resource} = false"));
             }
-            decided
-                .and_then(|n| analyze_count(upto(n), plan, resource).decided())
-                .unwrap_or_else(|| {
-                    analyze::count_unconfirmed(&count_series(samples, resource), resource)
-                })
+            analyze_count(upto(n), decided(n), resource)
+                .decided()
+                .expect("a series that spends the budget is decided")
         };
         Findings {
             heap,

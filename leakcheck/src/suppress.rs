@@ -10,6 +10,7 @@ use crate::analyze::Verdict;
 use crate::config::Suppressions;
 use crate::report::{Report, SuppressedItem};
 use leakcheck_probe::Resource;
+use leakcheck_probe::ThreadInfo;
 
 /// Whether `text` matches the glob `pattern`: `*` is any run of characters (also `::` and `/`),
 /// `?` one character, everything else itself.
@@ -45,6 +46,30 @@ pub(crate) fn matches(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
+/// Whether the thread name `name` matches the glob `pattern`. A name that ends with
+/// [`ThreadInfo::CUT`] is the beginning of the name the code gave (Linux keeps 15 bytes): it
+/// matches when the pattern can match a name that begins so, that is when a beginning of the
+/// pattern matches it. `background-refresher` matches the kernel's `background-refr…`, and so
+/// would any other name of those first 15 bytes.
+fn matches_thread(pattern: &str, name: &str) -> bool {
+    let Some(prefix) = name.strip_suffix(ThreadInfo::CUT) else {
+        return matches(pattern, name);
+    };
+    let mut ends = pattern
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([pattern.len()]);
+    matches(pattern, name) || ends.any(|end| matches(&pattern[..end], prefix))
+}
+
+/// The first of `patterns` that matches the thread name `name` (see [`matches_thread`]).
+fn first_thread_match<'p>(patterns: &'p [String], name: &str) -> Option<&'p str> {
+    patterns
+        .iter()
+        .find(|p| matches_thread(p, name))
+        .map(String::as_str)
+}
+
 /// The first of `patterns` that matches one of `texts`.
 pub(crate) fn first_match<'p, 't>(
     patterns: &'p [String],
@@ -71,7 +96,7 @@ pub(crate) fn apply(report: &mut Report, suppress: &Suppressions) {
             .new_threads
             .iter()
             .filter_map(|t| {
-                let pattern = first_match(&suppress.threads, [t.name.as_str()])?;
+                let pattern = first_thread_match(&suppress.threads, &t.name)?;
                 Some((format!("`{}`", t.name), pattern))
             })
             .collect();
@@ -170,7 +195,7 @@ fn on_suppressed_threads(threads: &[String], patterns: &[String]) -> bool {
             entry
                 .split('`')
                 .nth(1)
-                .is_some_and(|name| first_match(patterns, [name]).is_some())
+                .is_some_and(|name| first_thread_match(patterns, name).is_some())
         })
 }
 
@@ -234,6 +259,30 @@ mod tests {
             ("", "x"),
         ] {
             assert!(!matches(pattern, text), "{pattern} ~ {text}");
+        }
+    }
+
+    #[test]
+    fn a_thread_name_the_kernel_cut_matches_the_name_the_code_gave() {
+        let cut = "background-refr…";
+        for pattern in [
+            "background-refresher",
+            "background-refr*",
+            "background-*er",
+            "*-refresher",
+            "background-refr…",
+            "background-r?fr",
+        ] {
+            assert!(matches_thread(pattern, cut), "{pattern} !~ {cut}");
+        }
+        // A pattern that parts from the name within the 15 bytes, or a name that was not cut.
+        for (pattern, name) in [
+            ("background-reloader", cut),
+            ("backup-*", cut),
+            ("background-refresher", "background-refr"),
+            ("background-refresher", "background"),
+        ] {
+            assert!(!matches_thread(pattern, name), "{pattern} ~ {name}");
         }
     }
 

@@ -1,6 +1,6 @@
 //! File-descriptor positive controls: each test leaves fds open and must fail naming them.
 
-use crate::fixture::cargo_test;
+use crate::fixture::{cargo_test, cargo_test_with, record_of, records_dir};
 
 fn assert_fd_leak(test: &str, per_iteration: &str, target: &str) {
     let run = cargo_test("fd_leaks", &["--test-threads=3"]);
@@ -50,4 +50,37 @@ fn forgotten_pipe_ends() {
         "fds      LEAK       +16 (+2.00 per iteration)",
         "pipe       pipe:[",
     );
+}
+
+/// Two real leaks in one body: the fd leak, confirmed in the first round, does not stop the run
+/// before the heap's leak is confirmed too. An fd leak alone leaves the heap clean.
+#[test]
+fn a_heap_leak_beside_an_fd_leak_is_confirmed_too() {
+    let dir = records_dir("fd-and-heap-records");
+    let run = cargo_test_with(
+        "fd_leaks",
+        &[
+            "--exact",
+            "forgotten_file_and_its_buffers",
+            "forgotten_file",
+        ],
+        &[("LEAKCHECK_DIR", dir.to_str().unwrap())],
+    );
+    run.assert_failed_with(
+        "forgotten_file_and_its_buffers",
+        &[
+            "leaked heap, file descriptors",
+            "+248.0 B / +4.00 blocks per iteration",
+        ],
+    );
+    // (heap, fds) verdicts, as the records say.
+    let verdicts = |test: &str| {
+        let figures = &record_of(&dir, test)["figures"];
+        (figures["heap"].clone(), figures["fds"].clone())
+    };
+    assert_eq!(
+        verdicts("forgotten_file_and_its_buffers"),
+        ("leak".into(), "leak".into())
+    );
+    assert_eq!(verdicts("forgotten_file"), ("clean".into(), "leak".into()));
 }

@@ -117,6 +117,27 @@ impl Run {
     }
 }
 
+/// A fresh, empty directory for the records of one e2e test (`LEAKCHECK_DIR`).
+pub fn records_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The record of `test` in the `report.json` under `dir`, failing with the report if it is not
+/// there.
+pub fn record_of(dir: &Path, test: &str) -> serde_json::Value {
+    let path = dir.join("report.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let report: serde_json::Value = serde_json::from_str(&text).expect("report.json is JSON");
+    report["tests"]
+        .as_array()
+        .and_then(|tests| tests.iter().find(|r| r["test"]["name"] == test))
+        .cloned()
+        .unwrap_or_else(|| panic!("no record of `{test}` in {}:\n{text}", path.display()))
+}
+
 /// The body runs a test's summary line reports (`W warmup + M measured iterations`).
 pub fn body_runs(section: &str) -> Option<usize> {
     let line = section

@@ -1,7 +1,7 @@
 //! Heap positive controls: every test leaks heap memory and must fail naming the heap, and the
 //! traced iterations must name where the surviving blocks were allocated.
 
-use crate::fixture::{cargo_test, Outcome};
+use crate::fixture::{cargo_test, cargo_test_with, Outcome};
 
 fn assert_heap_leak(test: &str, per_iteration: &str, site: &str) {
     let run = cargo_test("heap_leaks", &["--test-threads=4"]);
@@ -107,4 +107,34 @@ fn no_heap_control_passes() {
     let run = cargo_test("heap_leaks", &["--test-threads=4"]);
     assert_eq!(run.outcomes.len(), 8, "{}", run.output);
     assert!(run.outcomes.values().all(|o| *o == Outcome::Failed));
+}
+
+/// A leak is not a panic in the harness: with `RUST_BACKTRACE=1`, as many CI setups set it, the
+/// failure still ends with the report, not with leakcheck's own stack. In a child process (the
+/// default) and in place.
+#[test]
+fn a_leak_fails_with_its_report_and_no_backtrace_of_the_harness() {
+    let test = "box_leak_one_byte";
+    for isolate in ["1", "0"] {
+        let run = cargo_test_with(
+            "heap_leaks",
+            &["--exact", test],
+            &[("RUST_BACKTRACE", "1"), ("LEAKCHECK_ISOLATE", isolate)],
+        );
+        let headline = format!("leakcheck: `{test}` leaked heap");
+        run.assert_failed_with(test, &[&headline, "heap     LEAK"]);
+        let section = run.section(test);
+        let report = &section[section.find(&headline).unwrap()..];
+        for noise in [
+            "stack backtrace:",
+            "leakcheck::entry",
+            "panicked at",
+            "RUST_BACKTRACE",
+        ] {
+            assert!(
+                !report.contains(noise),
+                "LEAKCHECK_ISOLATE={isolate}: {noise:?} after the report:\n{section}"
+            );
+        }
+    }
 }

@@ -2,7 +2,9 @@
 //! with a twin that must still fail), per-resource switches and `suspicious = "fail"`, set on
 //! the test, by environment variable and in a workspace's `leakcheck.toml`.
 
-use crate::fixture::{cargo_test, cargo_test_with, in_fixtures, target_dir, Outcome, Run};
+use crate::fixture::{
+    cargo_test, cargo_test_with, in_fixtures, record_of, records_dir, target_dir, Outcome, Run,
+};
 use std::sync::Arc;
 
 fn run() -> Arc<Run> {
@@ -34,6 +36,23 @@ fn a_thread_suppression_does_not_hide_other_threads() {
     run().assert_failed_with(
         "unknown_thread_beside_a_known_one",
         &["leaked heap, threads", "threads  `known-bg` × ", "rogue-bg"],
+    );
+}
+
+/// Linux keeps 15 bytes of a thread's name; a suppression is written with the name the code gave.
+#[test]
+fn a_thread_is_suppressed_by_the_name_it_was_given_and_shown_cut() {
+    run().assert_passed_with(
+        "long_thread_name_suppressed",
+        &[
+            "threads  suppressed",
+            "threads  `background-refr…` × ",
+            "(matches \"background-refresher\")",
+        ],
+    );
+    run().assert_failed_with(
+        "other_long_thread_name_not_suppressed",
+        &["leaked heap, threads", "background-relo… "],
     );
 }
 
@@ -217,8 +236,7 @@ fn own_thread() {
 /// A suppressed leak stays visible to CI: in the record, `report.json` and `junit.xml`.
 #[test]
 fn suppressed_items_are_kept_in_the_records() {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("options-records");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = records_dir("options-records");
     let run = cargo_test_with(
         "options",
         &["--exact", "known_file_suppressed"],
@@ -230,9 +248,7 @@ fn suppressed_items_are_kept_in_the_records() {
         "{}",
         run.output
     );
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
-    let record = &report["tests"][0];
+    let record = &record_of(&dir, "known_file_suppressed");
     assert_eq!(record["outcome"], "passed", "{record:#}");
     assert_eq!(record["figures"]["fds"], "suppressed", "{record:#}");
     assert_eq!(record["figures"]["suppressed"], 1, "{record:#}");

@@ -230,15 +230,6 @@ fn growth_without_a_confirming_round_is_suspicious() {
     }
 }
 
-#[test]
-fn unconfirmed_findings_are_suspicious() {
-    let h = heap_unconfirmed(&[0, 8, 16], &[0, 1, 2]);
-    assert_eq!(h.verdict, Verdict::Suspicious);
-    assert_eq!(h.bytes_per_iteration, 8.0);
-    let c = count_unconfirmed(&[2, 3, 3], Resource::Fds);
-    assert_eq!((c.verdict, c.net), (Verdict::Suspicious, 1));
-}
-
 /// Live bytes of a `String` that starts with `start` bytes of capacity and gets a line of `line`
 /// bytes per call, the way `String` grows (capacity doubles, at least 8, at least what is
 /// needed), plus a constant rest of the heap. Index 0 is the baseline after `warmup` calls.

@@ -54,7 +54,8 @@ pub struct Site {
     pub user_code: bool,
     /// The allocations std made to spawn a thread here (so this is the thread's spawn site).
     pub thread_spawn: bool,
-    /// Threads other than the test's own that made these allocations, e.g. `worker (tid 42)`.
+    /// Threads other than the test's own that made these allocations, e.g. `` `worker` (tid 42) ``;
+    /// one entry per name, with a count, when several share it: `` `pool` × 24 (tids 101 … 124) ``.
     pub threads: Vec<String>,
     /// The `suppress_heap` pattern that a function of every stack of this site matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,41 +99,47 @@ pub(crate) fn sites(
     }
     let total_blocks: u64 = traced.groups.iter().map(|g| g.blocks).sum();
     let mut sites: Vec<Site> = Vec::new();
+    // The threads of each site, described once all its groups are in.
+    let mut site_tids: Vec<Vec<u32>> = Vec::new();
     for group in traced.groups.iter().take(GROUPS_RESOLVED) {
         let frames = symbols::resolve(&group.frames);
         let (user, user_code) = symbols::user_frames(&frames);
         let fingerprint = symbols::fingerprint(&user);
-        let threads = describe_threads(&group.threads, harness_tid, living);
         let thread_spawn = symbols::is_thread_spawn(&frames);
         // Every frame counts, not only the user's: a known leak is usually in a dependency.
         let suppressed_by =
             crate::suppress::first_match(suppress, frames.iter().map(|f| f.function.as_str()))
                 .map(str::to_owned);
         match sites
-            .iter_mut()
-            .find(|s| s.fingerprint == fingerprint && s.thread_spawn == thread_spawn)
+            .iter()
+            .position(|s| s.fingerprint == fingerprint && s.thread_spawn == thread_spawn)
         {
-            Some(site) => {
+            Some(i) => {
+                let site = &mut sites[i];
                 site.blocks_per_iteration += group.blocks as f64 / per;
                 site.bytes_per_iteration += group.bytes as f64 / per;
-                site.threads.extend(threads);
-                site.threads.sort();
-                site.threads.dedup();
+                site_tids[i].extend(&group.threads);
                 if suppressed_by.is_none() {
                     site.suppressed_by = None;
                 }
             }
-            None => sites.push(Site {
-                fingerprint,
-                blocks_per_iteration: group.blocks as f64 / per,
-                bytes_per_iteration: group.bytes as f64 / per,
-                frames: user.into_iter().take(FRAMES_KEPT).collect(),
-                user_code,
-                thread_spawn,
-                threads,
-                suppressed_by,
-            }),
+            None => {
+                sites.push(Site {
+                    fingerprint,
+                    blocks_per_iteration: group.blocks as f64 / per,
+                    bytes_per_iteration: group.bytes as f64 / per,
+                    frames: user.into_iter().take(FRAMES_KEPT).collect(),
+                    user_code,
+                    thread_spawn,
+                    threads: Vec::new(),
+                    suppressed_by,
+                });
+                site_tids.push(group.threads.clone());
+            }
         }
+    }
+    for (site, tids) in sites.iter_mut().zip(&site_tids) {
+        site.threads = describe_threads(tids, harness_tid, living);
     }
     sites.sort_by(|a, b| b.bytes_per_iteration.total_cmp(&a.bytes_per_iteration));
     sites.truncate(SITES_SHOWN);
@@ -154,17 +161,44 @@ pub(crate) fn sites(
 }
 
 /// Names the threads (other than the test's own) that made a group's allocations: live ones by
-/// name, exited ones counted.
+/// name, one entry per name with a count when several share it (a pool of 24 workers is one
+/// entry, not 24); exited ones counted.
 fn describe_threads(tids: &[u32], harness_tid: u32, living: &[ThreadInfo]) -> Vec<String> {
-    let others = tids.iter().filter(|&&tid| tid != harness_tid && tid != 0);
-    let mut names: Vec<String> = Vec::new();
+    let mut others: Vec<u32> = tids
+        .iter()
+        .copied()
+        .filter(|&tid| tid != harness_tid && tid != 0)
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    // (name, tids), in the order of each name's lowest tid.
+    let mut named: Vec<(&str, Vec<u32>)> = Vec::new();
     let mut exited = 0;
-    for &tid in others {
+    for tid in others {
         match living.iter().find(|t| t.tid == tid) {
-            Some(t) => names.push(format!("`{}` (tid {tid})", t.name)),
+            Some(t) => match named.iter_mut().find(|(name, _)| *name == t.name) {
+                Some((_, tids)) => tids.push(tid),
+                None => named.push((&t.name, vec![tid])),
+            },
             None => exited += 1,
         }
     }
+    let mut names: Vec<String> = named
+        .into_iter()
+        .map(|(name, tids)| match tids.as_slice() {
+            [tid] => format!("`{name}` (tid {tid})"),
+            [_, _, _, _, ..] => format!(
+                "`{name}` × {} (tids {} … {})",
+                tids.len(),
+                tids[0],
+                tids[tids.len() - 1]
+            ),
+            _ => {
+                let listed: Vec<String> = tids.iter().map(u32::to_string).collect();
+                format!("`{name}` × {} (tids {})", tids.len(), listed.join(", "))
+            }
+        })
+        .collect();
     match exited {
         0 => {}
         1 => names.push("a thread that has since exited".to_owned()),
@@ -185,5 +219,41 @@ pub(crate) fn spawn_sites(threads: &mut [ThreadInfo], attribution: &Attribution)
         for t in threads.iter_mut() {
             t.spawned_at = only.frames.first().cloned();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn thread(tid: u32, name: &str) -> ThreadInfo {
+        ThreadInfo {
+            tid,
+            name: name.to_owned(),
+            state: "sleeping".to_owned(),
+            waiting_in: None,
+            syscall: None,
+            spawned_at: None,
+        }
+    }
+
+    #[test]
+    fn threads_of_one_name_are_one_entry_with_a_count() {
+        let living: Vec<ThreadInfo> = (1..=24)
+            .map(|tid| thread(tid, "a"))
+            .chain([thread(30, "b"), thread(31, "c"), thread(32, "c")])
+            .collect();
+        let mut tids: Vec<u32> = (1..=24).rev().collect();
+        // The test's own thread, one no longer alive, and the others in any order.
+        tids.extend([99, 0, 31, 77, 30, 32]);
+        assert_eq!(
+            describe_threads(&tids, 99, &living),
+            [
+                "`a` × 24 (tids 1 … 24)",
+                "`b` (tid 30)",
+                "`c` × 2 (tids 31, 32)",
+                "a thread that has since exited",
+            ]
+        );
     }
 }

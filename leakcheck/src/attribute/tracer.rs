@@ -6,7 +6,8 @@
 //! * it never allocates through it: its tables come from [`System`] directly, once, and are
 //!   outside the counted totals;
 //! * allocations made by the tracer itself (the unwinder, or anything it calls) are not passed
-//!   to it again: the allocator never re-enters a hook;
+//!   to it again: the allocator never re-enters a hook. They are counted like any other, which
+//!   is harmless: the traced iterations come after the verdicts and are not judged;
 //! * the backtrace is taken before the table's lock and without the backtrace crate's own lock
 //!   (`trace_unsynchronized`; the Linux unwinder is thread-safe), so no lock is ever held while
 //!   another is taken, and a body whose threads allocate concurrently cannot deadlock it;

@@ -1,8 +1,9 @@
 //! Machine-readable records of leak tests: the JSON schema, and reading it back.
 //!
-//! Every `#[leak_test]` leaves a [`TestRecord`] under `<target-dir>/leakcheck/` and keeps
+//! Every `#[leak_test]` leaves a [`TestRecord`] at `runs/<run>/<test>.json` in the output
+//! directory (`<target-dir>/leakcheck/`, or `LEAKCHECK_DIR`: [`store::output_dir`]) and keeps
 //! `report.json` (a [`RunReport`]: the run, the artifact to keep as a baseline) and `junit.xml`
-//! current, see [`store`]. The schema is versioned by [`SCHEMA_VERSION`] and documented field by
+//! next to `runs/` current, see [`store`]. The schema is versioned by [`SCHEMA_VERSION`] and documented field by
 //! field in `docs/record-schema.md`; readers accept every version from [`OLDEST_READABLE`] up to
 //! this one and reject newer ones with a message that says to upgrade.
 //!
