@@ -116,6 +116,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAlloc<A> {
 /// `Vec` that grows in place shows up in [`Counters::allocations`] but not in
 /// [`Counters::live_blocks`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counters {
     /// Allocations (including zeroed allocations and reallocations) since the process started.
     pub allocations: u64,

@@ -35,6 +35,7 @@ pub mod streams;
 /// One observation of a process. `None` where the value cannot be read (no counting allocator
 /// installed, no `/proc`, another process's heap).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Sample {
     /// Milliseconds since the Unix epoch when the sample was taken.
     pub unix_ms: u64,
@@ -71,6 +72,7 @@ impl Sample {
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum State {
     /// No persistent growth.
     #[default]
@@ -83,6 +85,7 @@ pub enum State {
 
 /// What the monitor knows about one resource now.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ResourceStatus {
     /// Which resource.
     pub resource: Resource,
@@ -103,8 +106,27 @@ pub struct ResourceStatus {
     pub reason: String,
 }
 
+impl ResourceStatus {
+    /// `resource` in `state` with nothing else known: no value, no growth, no limit. The
+    /// monitor's detector fills in the rest; this is for other sources of a
+    /// [`View`](serve::View), and for tests.
+    pub fn new(resource: Resource, state: State) -> Self {
+        ResourceStatus {
+            resource,
+            state,
+            value: None,
+            growth_per_sec: 0.0,
+            limit: None,
+            seconds_to_limit: None,
+            since_unix_ms: 0,
+            reason: String::new(),
+        }
+    }
+}
+
 /// The monitor's view of the process: what `/api/status` serves.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Status {
     /// True when any resource is suspected or leaking.
     pub leak_suspected: bool,
@@ -120,6 +142,7 @@ pub struct Status {
 
 /// An alert: a resource started leaking (firing) or stopped (resolved). One per episode.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Alert {
     /// Which resource.
     pub resource: Resource,

@@ -41,6 +41,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How the monitor runs: a builder, consumed by [`Monitor::start`] or [`Monitor::watch`].
+#[non_exhaustive]
 pub struct MonitorConfig {
     /// Time between samples (1 s). Detection is about time, not samples: the detector's
     /// window and segments stay the same when this changes.
@@ -138,6 +139,7 @@ impl MonitorConfig {
 
 /// The settings a running monitor uses, as [`MonitorHandle::config`] shows them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MonitorSettings {
     /// The process watched.
     pub pid: u32,

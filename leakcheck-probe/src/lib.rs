@@ -79,6 +79,7 @@ pub fn fds() -> Vec<FdInfo> {
 
 /// One live thread.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ThreadInfo {
     /// Kernel thread id.
     pub tid: u32,
@@ -96,6 +97,7 @@ pub struct ThreadInfo {
 
 /// One open file descriptor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FdInfo {
     /// The descriptor number.
     pub fd: i32,

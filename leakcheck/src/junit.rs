@@ -138,7 +138,7 @@ fn property(out: &mut String, indent: &str, name: &str, value: &str) {
 /// hold.
 ///
 /// ```
-/// assert_eq!(leakcheck::junit::escape("a < b & \"c\"\u{1b}"), "a &lt; b &amp; &quot;c&quot;");
+/// assert_eq!(leakcheck::_cargo_leakcheck_support::escape("a < b & \"c\"\u{1b}"), "a &lt; b &amp; &quot;c&quot;");
 /// ```
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -103,6 +103,7 @@ fn parse_pct(text: &str) -> Result<f64, String> {
 
 /// When allocation figures count as changed.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Threshold {
     /// Relative change in percent that must be exceeded.
     pub pct: f64,
@@ -134,6 +135,7 @@ impl Default for Threshold {
 
 /// What changed from BASE to HEAD: the `--format json` output. Every list is sorted by test.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Diff {
     /// [`DIFF_SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -173,6 +175,7 @@ pub struct Diff {
 
 /// One of the two runs compared.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Side {
     /// The report file, as given or found (empty when compared in memory).
     pub path: String,
@@ -224,6 +227,7 @@ impl Resource {
 
 /// A test whose leaking resources changed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LeakChange {
     /// [`TestId::full_name`](leakcheck::TestId::full_name).
     pub test: String,
@@ -238,6 +242,7 @@ pub struct LeakChange {
 
 /// A test whose failure (other than a leak) appeared or went away.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct OutcomeChange {
     /// [`TestId::full_name`](leakcheck::TestId::full_name).
     pub test: String,
@@ -252,6 +257,7 @@ pub struct OutcomeChange {
 /// An allocation figure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Metric {
     /// [`Figures::allocs_per_iter`](leakcheck::record::Figures::allocs_per_iter).
     AllocsPerIter,
@@ -271,6 +277,7 @@ impl Metric {
 
 /// An allocation figure that changed beyond the threshold.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Change {
     /// [`TestId::full_name`](leakcheck::TestId::full_name).
     pub test: String,
@@ -288,6 +295,7 @@ pub struct Change {
 
 /// A test with resources newly judged suspicious.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SuspiciousChange {
     /// [`TestId::full_name`](leakcheck::TestId::full_name).
     pub test: String,
@@ -297,6 +305,7 @@ pub struct SuspiciousChange {
 
 /// A test as one report has it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TestSummary {
     /// [`TestId::full_name`](leakcheck::TestId::full_name).
     pub test: String,

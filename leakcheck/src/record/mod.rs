@@ -2,9 +2,10 @@
 //!
 //! Every `#[leak_test]` leaves a [`TestRecord`] under `<target-dir>/leakcheck/` and keeps
 //! `report.json` (a [`RunReport`]: the run, the artifact to keep as a baseline) and `junit.xml`
-//! current, see [`store`]. The schema is versioned by [`SCHEMA_VERSION`] and documented field by
-//! field in `docs/record-schema.md`; readers accept every version from [`OLDEST_READABLE`] up to
-//! this one and reject newer ones with a message that says to upgrade.
+//! current (the layout is in the README's "Reports for CI" section). The schema is versioned by
+//! [`SCHEMA_VERSION`] and documented field by field in `docs/record-schema.md`; readers accept
+//! every version from [`OLDEST_READABLE`] up to this one and reject newer ones with a message
+//! that says to upgrade.
 //!
 //! ```
 //! use leakcheck::record::{self, RunReport};
@@ -21,7 +22,8 @@
 //! assert!(err.to_string().contains("newer leakcheck"));
 //! ```
 
-pub mod store;
+// Writing records is the harness's side: reachable only through the CLI's support module.
+pub(crate) mod store;
 
 use crate::analyze::Verdict;
 use crate::config::{Config, Suspicious};
@@ -37,6 +39,7 @@ pub const OLDEST_READABLE: u32 = 1;
 
 /// `report.json`: one run of leak tests, across all test binaries.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RunReport {
     /// [`SCHEMA_VERSION`] of the writer.
     pub schema_version: u32,
@@ -50,6 +53,16 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// The report of `run` with these records, in the current schema.
+    pub fn new(run: RunInfo, tests: Vec<TestRecord>) -> Self {
+        RunReport {
+            schema_version: SCHEMA_VERSION,
+            run,
+            tests,
+            unreadable: Vec::new(),
+        }
+    }
+
     /// The record of the test with this [`TestId::full_name`].
     pub fn test(&self, full_name: &str) -> Option<&TestRecord> {
         self.tests.iter().find(|t| t.test.full_name() == full_name)
@@ -58,6 +71,7 @@ impl RunReport {
 
 /// What a run was. Written by the run's first leak test and kept by the others.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RunInfo {
     /// Identifies the run (see the README's "What a run is").
     pub id: String,
@@ -86,6 +100,7 @@ pub struct RunInfo {
 
 /// `records/<test>.json`: one leak test's result.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TestRecord {
     /// [`SCHEMA_VERSION`] of the writer.
     pub schema_version: u32,
@@ -168,6 +183,7 @@ impl fmt::Display for Outcome {
 
 /// The settings of a test as recorded (durations in whole units).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RecordConfig {
     /// Measured iterations in the first round.
     pub iterations: usize,
@@ -256,6 +272,7 @@ impl From<&Config> for RecordConfig {
 
 /// The figures CI compares across commits, taken from the measured iterations.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Figures {
     /// The worst verdict of the three resources.
     pub verdict: Verdict,
