@@ -34,6 +34,8 @@
 //! thread starts and which claims it a slot, and `SHARED` — and set on every slot while
 //! [`Hooks`] are installed, so that checking for hooks costs nothing extra.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ptr;

@@ -14,6 +14,8 @@
 //!
 //! The options are listed at [`leak_test`].
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod entry;
 
 use proc_macro::TokenStream;

@@ -15,6 +15,36 @@
 //! ```
 //!
 //! The types shared by the stages are defined here.
+//!
+//! A service installs the counting allocator (the one line of a binary that has leak tests too:
+//! one global allocator, one set of counters for both), starts the monitor and serves or reads
+//! what it sees:
+//!
+//! ```
+//! leakcheck_monitor::global_allocator!();
+//!
+//! use leakcheck_monitor::sampler::{Monitor, MonitorConfig};
+//! use std::time::{Duration, Instant};
+//!
+//! fn main() -> std::io::Result<()> {
+//!     let monitor = Monitor::start(MonitorConfig::new().log_alerts())?;
+//!     let handle = monitor.handle();
+//!     // The first sample is taken as the monitor starts.
+//!     let deadline = Instant::now() + Duration::from_secs(30);
+//!     while handle.latest().is_none() && Instant::now() < deadline {
+//!         std::thread::sleep(Duration::from_millis(5));
+//!     }
+//!     let sample = handle.latest().expect("a first sample");
+//!     assert!(sample.heap_bytes.is_some(), "the counting allocator is installed");
+//!
+//!     let prometheus = leakcheck_monitor::render::metrics(&handle.status(), Some(&sample));
+//!     assert!(prometheus.contains("leakcheck_heap_live_bytes"), "{prometheus}");
+//!     monitor.stop();
+//!     Ok(())
+//! }
+//! ```
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use serde::{Deserialize, Serialize};
 

@@ -28,7 +28,7 @@
 //! allocations by call site when the monitor traces); the pprof protobuf format is not produced,
 //! as it would need a protobuf encoder and symbolization in the host process.
 //!
-//! The renderers are plain functions ([`render`](super::render), [`dashboard`](super::dashboard)),
+//! The renderers are plain functions ([`render`], [`dashboard`]),
 //! and [`route`] maps a path to a [`Response`], so an application with its own HTTP server can
 //! mount them instead of running this one.
 //!

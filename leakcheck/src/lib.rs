@@ -6,7 +6,7 @@
 //! fails when one of them grows persistently — with a report that says what grew, by how much per
 //! iteration, and which threads and fds were left behind.
 //!
-//! ```no_run
+//! ```
 //! // tests/cache.rs
 //! leakcheck::global_allocator!();
 //!
