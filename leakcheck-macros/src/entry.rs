@@ -348,42 +348,35 @@ fn expand(func: ItemFn, options: Parsed) -> TokenStream {
         ReturnType::Default => quote!(()),
         ReturnType::Type(_, ty) => ty.to_token_stream(),
     };
-    // One builder call per option, spanned on the value written: a value of the wrong type is
-    // reported there.
+    // One builder call per option, named after it (`timeout` is in seconds) and spanned on the
+    // value written: a value of the wrong type is reported there.
     let calls = options.written.iter().map(|(key, _, value)| {
-        // The builder method of each option is named after it, but for `timeout` (in seconds).
-        let method = match *key {
-            "timeout" => "timeout_secs",
-            other => other,
-        };
-        match value {
-            Value::Int(lit) => {
-                let method = syn::Ident::new(method, lit.span());
-                quote_spanned!(lit.span()=> .#method(#lit))
-            }
-            Value::Bool(b) => {
-                let method = syn::Ident::new(method, b.span());
-                quote_spanned!(b.span()=> .#method(#b))
-            }
+        let (span, arg) = match value {
+            Value::Int(lit) => (lit.span(), lit.to_token_stream()),
+            Value::Bool(b) => (b.span(), b.to_token_stream()),
             Value::Choice(lit, variant) => {
-                let method = syn::Ident::new(method, lit.span());
-                let ty = syn::Ident::new(
-                    if *key == "flavor" {
-                        "Flavor"
-                    } else {
-                        "Suspicious"
-                    },
-                    lit.span(),
-                );
+                let ty = if *key == "flavor" {
+                    "Flavor"
+                } else {
+                    "Suspicious"
+                };
+                let ty = syn::Ident::new(ty, lit.span());
                 let variant = syn::Ident::new(variant, lit.span());
-                quote_spanned!(lit.span()=> .#method(#krate::__private::#ty::#variant))
+                let arg = quote_spanned!(lit.span()=> #krate::__private::#ty::#variant);
+                (lit.span(), arg)
             }
             Value::Patterns(list) => {
                 let span = list.first().map_or_else(Span::call_site, LitStr::span);
-                let method = syn::Ident::new(method, span);
-                quote_spanned!(span=> .#method(&[#(#list),*]))
+                (span, quote_spanned!(span=> &[#(#list),*]))
             }
-        }
+        };
+        let method = if *key == "timeout" {
+            "timeout_secs"
+        } else {
+            key
+        };
+        let method = syn::Ident::new(method, span);
+        quote_spanned!(span=> .#method(#arg))
     });
     let line = quote_spanned!(name.span()=> ::core::line!());
     // An `async fn` keeps its signature as an inner function, so that `?` and the return type

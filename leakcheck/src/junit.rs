@@ -9,7 +9,7 @@ use crate::record::{Outcome, RunReport, TestRecord};
 use std::fmt::Write as _;
 
 /// The JUnit XML of `report`.
-pub fn render(report: &RunReport) -> String {
+pub(crate) fn render(report: &RunReport) -> String {
     let mut suites: Vec<(String, Vec<&TestRecord>)> = Vec::new();
     for record in &report.tests {
         let id = record.test.binary_id();

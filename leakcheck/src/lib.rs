@@ -78,12 +78,13 @@ pub use report::{BudgetBreach, Report, SuppressedItem, TestId};
 pub use run::Check;
 pub use snapshot::Sample;
 
-/// What `cargo-leakcheck` uses of the harness and users should not: the record store's writing
-/// side and the XML escaping of its reports. Not a public API: it may change in any release
-/// (`cargo-leakcheck` depends on this crate's exact version).
+/// What leakcheck's own CLI, suites and benchmarks use of the harness and users should not (as
+/// insta's `_cargo_insta_support`): the XML escaping of the CLI's pages, and the writing side of
+/// the record store (users read records with [`record`]). Not a public API: it may change in any
+/// release (`cargo-leakcheck` depends on this crate's exact version).
 #[doc(hidden)]
 pub mod _cargo_leakcheck_support {
-    pub use crate::junit::{escape, render as render_junit};
+    pub use crate::junit::escape;
     pub use crate::record::store::{Saved, Store};
 }
 
