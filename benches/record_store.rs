@@ -5,7 +5,7 @@
 //! Run with `cargo bench --bench record_store`.
 
 use criterion::{criterion_main, BenchmarkId, Criterion};
-use leakcheck::record::store::Store;
+use leakcheck::_cargo_leakcheck_support::Store;
 use leakcheck::record::{Outcome, RunInfo, TestRecord};
 use leakcheck::{Check, Config, TestId};
 use std::time::Duration;

@@ -159,11 +159,9 @@ impl Source for PausingSource {
         if self.taken < self.pause_at || self.open.load(Ordering::Acquire) {
             let (unix_ms, heap) = self.values.next().expect("endless");
             self.taken += 1;
-            self.last = Sample {
-                unix_ms,
-                heap_bytes: Some(heap as u64),
-                ..Sample::default()
-            };
+            self.last = Sample::default();
+            self.last.unix_ms = unix_ms;
+            self.last.heap_bytes = Some(heap as u64);
         }
         self.last
     }

@@ -51,51 +51,51 @@ fn resource(
     growth: f64,
     limit: Option<f64>,
 ) -> ResourceStatus {
-    ResourceStatus {
-        resource,
-        state,
-        value: Some(value),
-        growth_per_sec: growth,
-        limit,
-        seconds_to_limit: limit.filter(|_| growth > 0.0).map(|l| (l - value) / growth),
-        since_unix_ms: 1_795_279_245_000,
-        // Markup and quotes, to see that they are escaped everywhere.
-        reason: format!("{resource} <b>grew</b> \"steadily\"\nfor a while"),
-    }
+    let mut status = ResourceStatus::new(resource, state);
+    status.value = Some(value);
+    status.growth_per_sec = growth;
+    status.limit = limit;
+    status.seconds_to_limit = limit.filter(|_| growth > 0.0).map(|l| (l - value) / growth);
+    status.since_unix_ms = 1_795_279_245_000;
+    // Markup and quotes, to see that they are escaped everywhere.
+    status.reason = format!("{resource} <b>grew</b> \"steadily\"\nfor a while");
+    status
 }
 
 fn fake_status() -> Status {
-    Status {
-        leak_suspected: true,
-        resources: vec![
-            resource(
-                Resource::Heap,
-                State::Leaking,
-                2_600_000.0,
-                1024.0,
-                Some(8e9),
-            ),
-            resource(Resource::Rss, State::Suspected, 9e6, 300.0, Some(1.6e10)),
-            resource(Resource::Threads, State::Ok, 5.0, 0.0, None),
-            resource(Resource::Fds, State::Ok, 9.0, 0.0, Some(1024.0)),
-        ],
-        samples_taken: 40,
-        interval_ms: 1000,
-        pid: 4242,
-    }
+    let mut status = Status::default();
+    status.leak_suspected = true;
+    status.resources = vec![
+        resource(
+            Resource::Heap,
+            State::Leaking,
+            2_600_000.0,
+            1024.0,
+            Some(8e9),
+        ),
+        resource(Resource::Rss, State::Suspected, 9e6, 300.0, Some(1.6e10)),
+        resource(Resource::Threads, State::Ok, 5.0, 0.0, None),
+        resource(Resource::Fds, State::Ok, 9.0, 0.0, Some(1024.0)),
+    ];
+    status.samples_taken = 40;
+    status.interval_ms = 1000;
+    status.pid = 4242;
+    status
 }
 
 /// 40 samples a second apart; the RSS could not be read twice (a gap in its chart).
 fn fake_samples() -> Vec<Sample> {
     (0..40u64)
-        .map(|i| Sample {
-            unix_ms: 1_795_279_245_000 + i * 1000,
-            heap_bytes: Some(2_560_000 + i * 1024),
-            heap_blocks: Some(1000 + i),
-            allocations_total: Some(50_000 + i * i * 10),
-            rss_bytes: (i != 20 && i != 21).then_some(8_000_000 + i * 300 + (i % 5) * 4096),
-            threads: Some(5),
-            fds: Some(9 + (i % 2) as u32),
+        .map(|i| {
+            let mut sample = Sample::default();
+            sample.unix_ms = 1_795_279_245_000 + i * 1000;
+            sample.heap_bytes = Some(2_560_000 + i * 1024);
+            sample.heap_blocks = Some(1000 + i);
+            sample.allocations_total = Some(50_000 + i * i * 10);
+            sample.rss_bytes = (i != 20 && i != 21).then_some(8_000_000 + i * 300 + (i % 5) * 4096);
+            sample.threads = Some(5);
+            sample.fds = Some(9 + (i % 2) as u32);
+            sample
         })
         .collect()
 }
@@ -331,12 +331,10 @@ fn metrics_pass_promtool_check_metrics() {
     let server = start(ServerConfig::default());
     let served = get(server.local_addr(), "/metrics").body;
     // Also what a fresh monitor and one watching another process (no heap) render.
-    let other_process = Sample {
-        heap_bytes: None,
-        heap_blocks: None,
-        allocations_total: None,
-        ..fake_samples()[0]
-    };
+    let mut other_process = fake_samples()[0];
+    other_process.heap_bytes = None;
+    other_process.heap_blocks = None;
+    other_process.allocations_total = None;
     for text in [
         served,
         render::metrics(&Status::default(), None),
@@ -413,9 +411,10 @@ fn oversized_requests_get_431_and_414() {
 
 #[test]
 fn a_slow_client_is_cut_off_while_others_are_served() {
-    let server = start(ServerConfig {
-        request_timeout: Duration::from_millis(500),
-        ..ServerConfig::default()
+    let server = start({
+        let mut config = ServerConfig::default();
+        config.request_timeout = Duration::from_millis(500);
+        config
     });
     let addr = server.local_addr();
 
@@ -457,11 +456,12 @@ fn a_slow_client_is_cut_off_while_others_are_served() {
 
 #[test]
 fn connections_beyond_the_cap_get_503_until_one_closes() {
-    let server = start(ServerConfig {
-        workers: 1,
-        max_connections: 2,
-        request_timeout: Duration::from_secs(120),
-        ..ServerConfig::default()
+    let server = start({
+        let mut config = ServerConfig::default();
+        config.workers = 1;
+        config.max_connections = 2;
+        config.request_timeout = Duration::from_secs(120);
+        config
     });
     let addr = server.local_addr();
     // Two idle connections: one with the worker, one waiting for it. The acceptor counts them
@@ -486,9 +486,10 @@ fn connections_beyond_the_cap_get_503_until_one_closes() {
 
 #[test]
 fn a_bearer_token_is_required_when_configured() {
-    let server = start(ServerConfig {
-        bearer_token: Some("s3cret-token".into()),
-        ..ServerConfig::default()
+    let server = start({
+        let mut config = ServerConfig::default();
+        config.bearer_token = Some("s3cret-token".into());
+        config
     });
     let addr = server.local_addr();
     for path in ["/metrics", "/api/status", "/api/samples", "/debug/heap"] {
@@ -707,9 +708,10 @@ fn the_dashboard_draws_its_charts_in_headless_chromium() {
     check_dashboard_dom(&dom);
 
     // With a token, given in the fragment; without it the page says what is missing.
-    let server = start(ServerConfig {
-        bearer_token: Some("tok-123".into()),
-        ..ServerConfig::default()
+    let server = start({
+        let mut config = ServerConfig::default();
+        config.bearer_token = Some("tok-123".into());
+        config
     });
     let base = format!("http://{}/dashboard", server.local_addr());
     check_dashboard_dom(&dump_dom(&format!("{base}#token=tok-123"), "token"));

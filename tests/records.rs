@@ -12,7 +12,7 @@
 // A real leak's report, attribution included, is the richest record to mutate.
 leakcheck::global_allocator!();
 
-use leakcheck::record::store::{Saved, Store};
+use leakcheck::_cargo_leakcheck_support::{Saved, Store};
 use leakcheck::record::{self, Outcome, RunInfo, TestRecord};
 use leakcheck::{Check, Config, TestId};
 use proptest::prelude::*;
@@ -471,18 +471,16 @@ proptest! {
     ) {
         let (iterations, warmup, settle_ms, timeout_secs, millis) = numbers;
         let (isolate, attribute, max_allocs, max_bytes) = switches;
-        let mut config = Config {
-            iterations,
-            warmup,
-            settle: Duration::from_millis(settle_ms),
-            timeout: Duration::from_secs(timeout_secs),
-            isolate,
-            attribute,
-            max_allocs_per_iter: max_allocs,
-            max_bytes_per_iter: max_bytes,
-            heap: !isolate,
-            ..Config::default()
-        };
+        let mut config = Config::default();
+        config.iterations = iterations;
+        config.warmup = warmup;
+        config.settle = Duration::from_millis(settle_ms);
+        config.timeout = Duration::from_secs(timeout_secs);
+        config.isolate = isolate;
+        config.attribute = attribute;
+        config.max_allocs_per_iter = max_allocs;
+        config.max_bytes_per_iter = max_bytes;
+        config.heap = !isolate;
         config.suppress.threads = suppress.clone();
         config.suppress.heap = suppress;
         let record = TestRecord::new(

@@ -11,7 +11,7 @@ use plot::{format_value, Plot, Series, Unit};
 use std::fmt::Write as _;
 
 /// `text` escaped for HTML text and quoted attribute values: the same escaping as JUnit's XML.
-pub use leakcheck::junit::escape;
+pub use leakcheck::_cargo_leakcheck_support::escape;
 
 /// The page of one run: a header, a summary table of every test, then a section per test with
 /// plots of its live heap bytes, live blocks, threads, fds and (async tests) tasks per

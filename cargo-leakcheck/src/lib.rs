@@ -16,6 +16,35 @@
 //! ended it).
 //!
 //! `main` only calls [`run`]; each command lives in a module of its own.
+//!
+//! The commands are also a library: [`diff::compare`] is what `cargo leakcheck diff` runs on two
+//! reports, here on a test that is clean at BASE and leaks at HEAD.
+//!
+//! ```
+//! leakcheck::global_allocator!();
+//!
+//! use cargo_leakcheck::diff::{compare, render, Threshold};
+//! use leakcheck::record::{Outcome, RunInfo, RunReport, TestRecord};
+//! use leakcheck::{Check, Config, TestId};
+//!
+//! fn main() {
+//!     let record_of = |body: &mut dyn FnMut()| {
+//!         let report = Check::new().run(body);
+//!         let (test, outcome) = (TestId::named("cache".into()), Outcome::of(&report));
+//!         let took = std::time::Duration::ZERO;
+//!         TestRecord::new("run".into(), test, &Config::default(), outcome, None, Some(report), took)
+//!     };
+//!     let mut kept = Vec::new();
+//!     let base = RunReport::new(RunInfo::default(), vec![record_of(&mut || drop(vec![0u8; 64]))]);
+//!     let head = RunReport::new(RunInfo::default(), vec![record_of(&mut || kept.push(vec![0u8; 64]))]);
+//!
+//!     let diff = compare(&base, &head, &Threshold::default());
+//!     assert!(diff.regression, "{}", render::text(&diff));
+//!     assert_eq!(diff.new_leaks.len(), 1);
+//! }
+//! ```
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;

@@ -163,10 +163,8 @@ pub fn run(args: &MonitorArgs) -> Result<i32, CliError> {
             })
         }
     };
-    let config = ServerConfig {
-        bearer_token: token,
-        ..ServerConfig::default()
-    };
+    let mut config = ServerConfig::default();
+    config.bearer_token = token;
 
     let mut child = None;
     let pid = match (&args.pid, args.command.split_first()) {

@@ -145,6 +145,7 @@ pub fn run_case(args: &CaseArgs) -> Result<i32, CliError> {
 
 /// One case run, as `--format json` prints it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Row {
     /// The case's name.
     pub case: String,
@@ -270,6 +271,7 @@ fn figure(report: &Report, resource: Option<Resource>) -> String {
 
 /// The accuracy figures of a set of case runs.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Summary {
     /// Runs of leaky cases with a verdict.
     pub leaky_runs: usize,

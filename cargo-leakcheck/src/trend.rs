@@ -38,6 +38,7 @@ pub enum Format {
 
 /// The same tests across runs, oldest run first.
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct Trend {
     /// The runs, ordered by their start.
     pub runs: Vec<TrendRun>,
@@ -47,6 +48,7 @@ pub struct Trend {
 
 /// One run of a trend.
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct TrendRun {
     /// The column heading: the short commit (7 characters), or the start time without a commit;
     /// `#2`, `#3`… added when runs would share one.
@@ -63,6 +65,7 @@ pub struct TrendRun {
 
 /// One test across the runs.
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct TestTrend {
     /// [`leakcheck::TestId::full_name`]: how a test is recognised across reports.
     pub name: String,
@@ -72,6 +75,7 @@ pub struct TestTrend {
 
 /// A test's figures in one run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Point {
     /// How the test ended in that run.
     pub outcome: Outcome,

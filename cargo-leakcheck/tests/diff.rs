@@ -2,10 +2,9 @@
 //! markdown and JSON renderings. The binary itself is run in `diff_cli.rs`.
 
 use cargo_leakcheck::diff::{self, compare, render, Diff, Metric, Threshold};
-use leakcheck::record::{
-    Figures, Outcome, RecordConfig, RunInfo, RunReport, TestRecord, SCHEMA_VERSION,
-};
-use leakcheck::{Resource, TestId, Verdict};
+use leakcheck::record::{Figures, Outcome, RecordConfig, RunInfo, RunReport, TestRecord};
+use leakcheck::{Config, Resource, TestId, Verdict};
+use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic reports
@@ -13,31 +12,26 @@ use leakcheck::{Resource, TestId, Verdict};
 /// A passing test `binary::name` of package `demo` with these allocation figures.
 fn passed(name: &str, allocs: f64, bytes: f64) -> TestRecord {
     let (binary, name) = name.split_once("::").expect("binary::name");
-    TestRecord {
-        schema_version: SCHEMA_VERSION,
-        run_id: "run".into(),
-        test: TestId {
-            package: "demo".into(),
-            binary: binary.into(),
-            name: name.into(),
-            module_path: binary.into(),
-            file: format!("tests/{binary}.rs"),
-            line: 1,
-        },
-        outcome: Outcome::Passed,
-        message: None,
-        finished_at: "2026-01-01T00:00:00Z".into(),
-        duration_ms: 10,
-        config: RecordConfig::default(),
-        figures: Some(Figures {
-            allocs_per_iter: allocs,
-            bytes_per_iter: bytes,
-            measured: 8,
-            warmup: 2,
-            ..Figures::default()
-        }),
-        report: None,
-    }
+    let test = TestId::of_fn("demo", binary, name, &format!("tests/{binary}.rs"), 1);
+    let ten_ms = Duration::from_millis(10);
+    let mut record = TestRecord::new(
+        "run".into(),
+        test,
+        &Config::default(),
+        Outcome::Passed,
+        None,
+        None,
+        ten_ms,
+    );
+    record.finished_at = "2026-01-01T00:00:00Z".into();
+    record.config = RecordConfig::default();
+    let mut figures = Figures::default();
+    figures.allocs_per_iter = allocs;
+    figures.bytes_per_iter = bytes;
+    figures.measured = 8;
+    figures.warmup = 2;
+    record.figures = Some(figures);
+    record
 }
 
 /// The same test, leaking `resources`.
@@ -92,22 +86,15 @@ fn over_budget(mut record: TestRecord) -> TestRecord {
 }
 
 fn report(id: &str, commit: &str, tests: Vec<TestRecord>) -> RunReport {
-    RunReport {
-        schema_version: SCHEMA_VERSION,
-        run: RunInfo {
-            id: id.into(),
-            started_at: "2026-01-01T00:00:00Z".into(),
-            started_unix_ms: 1_767_225_600_000,
-            commit: Some(commit.into()),
-            branch: Some("main".into()),
-            leakcheck_version: "0.1.0".into(),
-            rustc: None,
-            target: None,
-            profile: Some("debug".into()),
-        },
-        tests,
-        unreadable: Vec::new(),
-    }
+    let mut run = RunInfo::default();
+    run.id = id.into();
+    run.started_at = "2026-01-01T00:00:00Z".into();
+    run.started_unix_ms = 1_767_225_600_000;
+    run.commit = Some(commit.into());
+    run.branch = Some("main".into());
+    run.leakcheck_version = "0.1.0".into();
+    run.profile = Some("debug".into());
+    RunReport::new(run, tests)
 }
 
 /// A base of three ordinary tests.

@@ -34,6 +34,8 @@
 //! thread starts and which claims it a slot, and `SHARED` — and set on every slot while
 //! [`Hooks`] are installed, so that checking for hooks costs nothing extra.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ptr;
@@ -116,6 +118,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAlloc<A> {
 /// `Vec` that grows in place shows up in [`Counters::allocations`] but not in
 /// [`Counters::live_blocks`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counters {
     /// Allocations (including zeroed allocations and reallocations) since the process started.
     pub allocations: u64,

@@ -69,40 +69,58 @@ pub(crate) fn leak_test(args: TokenStream, item: TokenStream) -> TokenStream {
             return quote!(#item #errors);
         }
     };
-    check_signature(&func, &mut errors);
-    check_combinations(&func, &options, &mut errors);
-    if !errors.is_empty() {
-        // Emit the function unchanged (not as a test) so that only our errors are reported.
+    let mut signature = Errors::default();
+    check_signature(&func, &mut signature);
+    if let Some(e) = signature.0 {
+        errors.push(e);
+        // Emit the function unchanged (not as a test): a test of it would add errors of its own
+        // (arguments no one passes, a second `#[test]`).
         return quote!(#func #errors);
     }
-    expand(func, options)
+    check_combinations(&func, &options, &mut errors);
+    if errors.is_empty() {
+        return expand(func, options);
+    }
+    // A bad option still leaves the test, with the defaults, next to the error (as tokio-macros
+    // does): an IDE keeps showing and running it, and its body is still checked.
+    let defaults = Parsed {
+        krate: options.krate,
+        ..Parsed::default()
+    };
+    let mut tokens = expand(func, defaults);
+    errors.to_tokens(&mut tokens);
+    tokens
+}
+
+/// A value written for an option.
+enum Value {
+    Int(LitInt),
+    Bool(LitBool),
+    /// The literal written and the enum variant it names.
+    Choice(LitStr, &'static str),
+    Patterns(Vec<LitStr>),
 }
 
 #[derive(Default)]
 struct Parsed {
-    ints: Vec<(&'static str, LitInt)>,
-    bools: Vec<(&'static str, LitBool)>,
-    /// The option, the literal written and the enum variant it names.
-    choices: Vec<(&'static str, LitStr, &'static str)>,
-    patterns: Vec<(&'static str, Vec<LitStr>)>,
-    /// Every option written, with its key's span, for checks across options.
-    written: Vec<(&'static str, Span)>,
+    /// Every option written but `crate`, with its key's span, in the order written.
+    written: Vec<(&'static str, Span, Value)>,
     krate: Option<Path>,
 }
 
 impl Parsed {
     fn choice(&self, name: &str) -> Option<&'static str> {
-        self.choices
-            .iter()
-            .find(|(n, _, _)| *n == name)
-            .map(|(_, _, variant)| *variant)
+        self.written.iter().find_map(|(n, _, value)| match value {
+            Value::Choice(_, variant) if *n == name => Some(*variant),
+            _ => None,
+        })
     }
 
     fn span_of(&self, name: &str) -> Option<Span> {
         self.written
             .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, span)| *span)
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, span, _)| *span)
     }
 }
 
@@ -125,7 +143,7 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> Parsed {
             return Err(meta.error(format!("`{key}` is given more than once")));
         }
         seen.push(key);
-        parsed.written.push((name, meta.path.span()));
+        let key_span = meta.path.span();
         let value = meta.value().map_err(|_| {
             syn::Error::new(
                 meta.path.span(),
@@ -140,7 +158,7 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> Parsed {
                 match lit {
                     syn::Lit::Int(int) if minus.is_none() => {
                         int.base10_parse::<u64>()?;
-                        parsed.ints.push((name, int));
+                        parsed.written.push((name, key_span, Value::Int(int)));
                     }
                     other => {
                         let not = if minus.is_some() {
@@ -158,7 +176,7 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> Parsed {
             Kind::Bool => {
                 let lit: syn::Lit = value.parse()?;
                 match lit {
-                    syn::Lit::Bool(b) => parsed.bools.push((name, b)),
+                    syn::Lit::Bool(b) => parsed.written.push((name, key_span, Value::Bool(b))),
                     other => {
                         return Err(syn::Error::new(
                             other.span(),
@@ -176,7 +194,9 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> Parsed {
                 let Some(&(_, variant)) = choices.iter().find(|(s, _)| *s == lit.value()) else {
                     return Err(wrong(lit.span()));
                 };
-                parsed.choices.push((name, lit, variant));
+                parsed
+                    .written
+                    .push((name, key_span, Value::Choice(lit, variant)));
             }
             Kind::Patterns => {
                 let hint = format!(
@@ -202,7 +222,7 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> Parsed {
                         format!("an empty pattern in `{name}` would match nothing; remove it"),
                     ));
                 }
-                parsed.patterns.push((name, list));
+                parsed.written.push((name, key_span, Value::Patterns(list)));
             }
             Kind::Path => {
                 let lit: LitStr = value.parse().map_err(|e| {
@@ -328,30 +348,35 @@ fn expand(func: ItemFn, options: Parsed) -> TokenStream {
         ReturnType::Default => quote!(()),
         ReturnType::Type(_, ty) => ty.to_token_stream(),
     };
-    let fields = options.ints.iter().map(|(key, lit)| {
-        let field = match *key {
-            "timeout" => syn::Ident::new("timeout_secs", lit.span()),
-            other => syn::Ident::new(other, lit.span()),
+    // One builder call per option, named after it (`timeout` is in seconds) and spanned on the
+    // value written: a value of the wrong type is reported there.
+    let calls = options.written.iter().map(|(key, _, value)| {
+        let (span, arg) = match value {
+            Value::Int(lit) => (lit.span(), lit.to_token_stream()),
+            Value::Bool(b) => (b.span(), b.to_token_stream()),
+            Value::Choice(lit, variant) => {
+                let ty = if *key == "flavor" {
+                    "Flavor"
+                } else {
+                    "Suspicious"
+                };
+                let ty = syn::Ident::new(ty, lit.span());
+                let variant = syn::Ident::new(variant, lit.span());
+                let arg = quote_spanned!(lit.span()=> #krate::__private::#ty::#variant);
+                (lit.span(), arg)
+            }
+            Value::Patterns(list) => {
+                let span = list.first().map_or_else(Span::call_site, LitStr::span);
+                (span, quote_spanned!(span=> &[#(#list),*]))
+            }
         };
-        quote_spanned!(lit.span()=> #field: ::core::option::Option::Some(#lit),)
-    });
-    let bools = options.bools.iter().map(|(key, b)| {
-        let field = syn::Ident::new(key, b.span());
-        quote_spanned!(b.span()=> #field: ::core::option::Option::Some(#b),)
-    });
-    let choices = options.choices.iter().map(|(key, lit, variant)| {
-        let field = syn::Ident::new(key, lit.span());
-        let ty = syn::Ident::new(
-            if *key == "flavor" { "Flavor" } else { "Suspicious" },
-            lit.span(),
-        );
-        let variant = syn::Ident::new(variant, lit.span());
-        quote_spanned!(lit.span()=> #field: ::core::option::Option::Some(#krate::__private::#ty::#variant),)
-    });
-    let patterns = options.patterns.iter().map(|(key, list)| {
-        let span = list.first().map_or_else(Span::call_site, LitStr::span);
-        let field = syn::Ident::new(key, span);
-        quote_spanned!(span=> #field: &[#(#list),*],)
+        let method = if *key == "timeout" {
+            "timeout_secs"
+        } else {
+            key
+        };
+        let method = syn::Ident::new(method, span);
+        quote_spanned!(span=> .#method(#arg))
     });
     let line = quote_spanned!(name.span()=> ::core::line!());
     // An `async fn` keeps its signature as an inner function, so that `?` and the return type
@@ -393,13 +418,7 @@ fn expand(func: ItemFn, options: Parsed) -> TokenStream {
                     line: #line,
                     manifest_dir: ::core::option_env!("CARGO_MANIFEST_DIR"),
                 },
-                #krate::__private::Options {
-                    #(#fields)*
-                    #(#bools)*
-                    #(#choices)*
-                    #(#patterns)*
-                    ..#krate::__private::Options::NONE
-                },
+                #krate::__private::Options::new() #(#calls)*,
                 #body,
             )
         }
@@ -437,3 +456,6 @@ fn first_span(item: &TokenStream) -> Span {
         .next()
         .map_or_else(Span::call_site, |t| t.span())
 }
+
+#[cfg(test)]
+mod tests;

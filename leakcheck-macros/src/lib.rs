@@ -1,21 +1,69 @@
-//! The `#[leak_test]` attribute. Use it through the `leakcheck` crate, which re-exports it and
-//! owns everything it expands to.
+//! The `#[leak_test]` attribute of [leakcheck](https://docs.rs/leakcheck). Use it through the
+//! `leakcheck` crate, which re-exports it and owns everything it expands to:
+//!
+//! ```
+//! leakcheck::global_allocator!();
+//!
+//! #[leakcheck::leak_test(iterations = 4)]
+//! fn fills_and_drops_a_buffer() {
+//!     let buffer = vec![0u8; 1024];
+//!     assert_eq!(buffer.len(), 1024);
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! The options are listed at [`leak_test`].
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod entry;
 
 use proc_macro::TokenStream;
 
 /// Marks a leak-checked test: a `#[test]` whose body runs repeatedly under leakcheck and fails
-/// when it leaks heap memory, threads or file descriptors.
+/// when it leaks heap memory, threads, file descriptors or async tasks.
 ///
-/// ```ignore
+/// ```
+/// # leakcheck::global_allocator!();
+/// # #[derive(Debug)] struct Error;
 /// #[leakcheck::leak_test(iterations = 16, warmup = 4, timeout = 60)]
-/// fn pool_returns_connections() -> Result<(), Error> { ... }
+/// fn pool_returns_connections() -> Result<(), Error> {
+///     Ok(())
+/// }
+/// # fn main() {}
 /// ```
 ///
-/// Options: `iterations`, `warmup`, `max_iterations`, `settle_ms`, `timeout` (seconds) take
-/// integers; `isolate` and `attribute` take a bool; `crate = "path"` names the leakcheck crate when it is
-/// renamed. Other attributes (`#[ignore]`, `#[cfg]`, doc comments, `#[should_panic]`) are kept.
+/// The function takes no arguments and returns `()` or a `Result<T, E: Debug>`, like a
+/// `#[test]`; it may be an `async fn` (with leakcheck's `tokio` feature). Other attributes
+/// (`#[ignore]`, `#[cfg]`, `#[should_panic]`, doc comments) are kept. Each option below
+/// overrides its `LEAKCHECK_*` environment variable and the workspace's `leakcheck.toml`:
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `iterations = N` | 8 | measured iterations in the first round (at least 2) |
+/// | `warmup = N` | 2 | iterations run before the baseline and not judged |
+/// | `max_iterations = N` | 8 × `iterations` | most measured iterations while confirming growth |
+/// | `settle_ms = N` | 250 | bound on the wait for exiting threads, closing fds and finishing tasks after each iteration |
+/// | `timeout = SECONDS` | 300 | time limit of the whole test |
+/// | `isolate = BOOL` | `true` | run the test in a child process under `cargo test` |
+/// | `attribute = BOOL` | `true` | after a suspected leak, trace more iterations to find where it was allocated |
+/// | `heap = BOOL` | `true` | judge live heap memory |
+/// | `threads = BOOL` | `true` | judge live threads |
+/// | `fds = BOOL` | `true` | judge open file descriptors and sockets |
+/// | `tasks = BOOL` | `true` | judge live tasks of an `async fn` test's runtime |
+/// | `suspicious = "pass"\|"fail"` | `"pass"` | `"fail"`: a suspicious verdict fails the test |
+/// | `suppress_threads = ["pat", …]` | none | thread names whose leaks are listed as suppressed instead of failing |
+/// | `suppress_fds = ["pat", …]` | none | fd targets: a path, `socket:[inode]` or the socket's description |
+/// | `suppress_heap = ["pat", …]` | none | functions: a heap leak whose every allocation site has a matching function in its stack |
+/// | `max_allocs_per_iter = N` | none | fail when the body makes more than N allocations per measured iteration (mean) |
+/// | `max_bytes_per_iter = N` | none | fail when the body allocates more than N bytes per measured iteration (mean) |
+/// | `flavor = "current_thread"\|"multi_thread"` | `"current_thread"` | the tokio runtime of an `async fn` test |
+/// | `worker_threads = N` | one per core | worker threads of the multi-thread runtime |
+/// | `crate = "path"` | `leakcheck` | where the leakcheck crate is, if it was renamed |
+///
+/// A pattern may be one string or a list; `*` matches any run of characters, `?` one character.
+/// A misspelt or mistyped option is a compile error on the offending tokens; the test is still
+/// emitted (with the defaults), so editors keep showing and running it.
 #[proc_macro_attribute]
 pub fn leak_test(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::leak_test(args.into(), item.into()).into()

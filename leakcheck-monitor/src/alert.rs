@@ -93,6 +93,7 @@ impl Sink for LogSink {
 /// The body a [`WebhookSink`] posts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum WebhookFormat {
     /// The [`Alert`] as a JSON object.
     Json,
@@ -105,6 +106,7 @@ pub enum WebhookFormat {
 /// `alertname="LeakcheckLeak"`, `resource` and `pid`. They must not change while an alert
 /// fires: Alertmanager tells alerts apart by their labels.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AlertLabels {
     /// `job` (default `leakcheck`).
     pub job: String,

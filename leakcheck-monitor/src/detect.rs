@@ -70,6 +70,7 @@ mod tests;
 
 /// What counts as material growth for one resource: below these, growth is never flagged.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Materiality {
     /// The slowest growth worth flagging, per minute (bytes or a count).
     pub min_rate_per_min: f64,
@@ -80,6 +81,7 @@ pub struct Materiality {
 /// Settings of the detectors. The defaults are the ones described in the [module
 /// documentation](self).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DetectConfig {
     /// How far back the floor looks: the longest sawtooth period that is ignored (60 s).
     #[serde(with = "millis")]
@@ -155,6 +157,7 @@ impl DetectConfig {
 
 /// A change of state, reported by [`Detector::observe`] at the checkpoint where it happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Transition {
     /// The state before.
     pub from: State,
@@ -695,11 +698,11 @@ pub(crate) mod millis {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(d.as_millis() as u64)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_millis)
     }
 }

@@ -15,6 +15,36 @@
 //! ```
 //!
 //! The types shared by the stages are defined here.
+//!
+//! A service installs the counting allocator (the one line of a binary that has leak tests too:
+//! one global allocator, one set of counters for both), starts the monitor and serves or reads
+//! what it sees:
+//!
+//! ```
+//! leakcheck_monitor::global_allocator!();
+//!
+//! use leakcheck_monitor::sampler::{Monitor, MonitorConfig};
+//! use std::time::{Duration, Instant};
+//!
+//! fn main() -> std::io::Result<()> {
+//!     let monitor = Monitor::start(MonitorConfig::new().log_alerts())?;
+//!     let handle = monitor.handle();
+//!     // The first sample is taken as the monitor starts.
+//!     let deadline = Instant::now() + Duration::from_secs(30);
+//!     while handle.latest().is_none() && Instant::now() < deadline {
+//!         std::thread::sleep(Duration::from_millis(5));
+//!     }
+//!     let sample = handle.latest().expect("a first sample");
+//!     assert!(sample.heap_bytes.is_some(), "the counting allocator is installed");
+//!
+//!     let prometheus = leakcheck_monitor::render::metrics(&handle.status(), Some(&sample));
+//!     assert!(prometheus.contains("leakcheck_heap_live_bytes"), "{prometheus}");
+//!     monitor.stop();
+//!     Ok(())
+//! }
+//! ```
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +66,7 @@ pub mod streams;
 /// One observation of a process. `None` where the value cannot be read (no counting allocator
 /// installed, no `/proc`, another process's heap).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Sample {
     /// Milliseconds since the Unix epoch when the sample was taken.
     pub unix_ms: u64,
@@ -72,6 +103,7 @@ impl Sample {
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum State {
     /// No persistent growth.
     #[default]
@@ -84,6 +116,7 @@ pub enum State {
 
 /// What the monitor knows about one resource now.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ResourceStatus {
     /// Which resource.
     pub resource: Resource,
@@ -104,8 +137,27 @@ pub struct ResourceStatus {
     pub reason: String,
 }
 
+impl ResourceStatus {
+    /// `resource` in `state` with nothing else known: no value, no growth, no limit. The
+    /// monitor's detector fills in the rest; this is for other sources of a
+    /// [`View`](serve::View), and for tests.
+    pub fn new(resource: Resource, state: State) -> Self {
+        ResourceStatus {
+            resource,
+            state,
+            value: None,
+            growth_per_sec: 0.0,
+            limit: None,
+            seconds_to_limit: None,
+            since_unix_ms: 0,
+            reason: String::new(),
+        }
+    }
+}
+
 /// The monitor's view of the process: what `/api/status` serves.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Status {
     /// True when any resource is suspected or leaking.
     pub leak_suspected: bool,
@@ -121,6 +173,7 @@ pub struct Status {
 
 /// An alert: a resource started leaking (firing) or stopped (resolved). One per episode.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Alert {
     /// Which resource.
     pub resource: Resource,

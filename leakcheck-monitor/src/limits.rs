@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// One known limit and where it comes from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Limit {
     /// The value: bytes for memory, a count for threads and fds.
     pub value: f64,
@@ -31,6 +32,7 @@ impl Limit {
 /// The limits of one process, per resource. The heap and RSS share the memory limit: the heap
 /// lives in resident memory, so it cannot grow past it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Limits {
     /// Memory (heap and RSS): the lower of the cgroup's `memory.max` (the lowest along the
     /// cgroup's ancestors) and `RLIMIT_AS`. `RLIMIT_AS` bounds the address space, which is

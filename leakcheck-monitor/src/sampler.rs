@@ -147,6 +147,7 @@ impl MonitorConfig {
 
 /// The settings a running monitor uses, as [`MonitorHandle::config`] shows them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MonitorSettings {
     /// The process watched.
     pub pid: u32,

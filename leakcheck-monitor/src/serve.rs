@@ -111,6 +111,7 @@ impl View for super::sampler::MonitorHandle {
 /// Limits and options of a [`Server`]. The defaults suit a Prometheus scrape every few seconds
 /// and a dashboard or two.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// Threads that serve requests (at least 1). Default 4.
     pub workers: usize,
@@ -147,6 +148,7 @@ impl Default for ServerConfig {
 
 /// An HTTP response of [`route`]: what to send, whatever server sends it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Response {
     /// The status code.
     pub status: u16,

@@ -48,6 +48,7 @@ impl XorShift {
 
 /// The shape of a series, on top of its base level.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Pattern {
     /// Flat (only noise).
     Steady,
@@ -115,6 +116,7 @@ pub enum Noise {
 
 /// A synthetic series: a pattern on a base level, with noise, sampled every `interval_ms`.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Stream {
     /// The shape.
     pub pattern: Pattern,
@@ -306,6 +308,7 @@ impl Iterator for Values {
 
 /// What a detector did on a stream.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Outcome {
     /// Seconds (on the stream's clock, from the first sample) to the first `leaking` state.
     pub first_leaking_s: Option<f64>,

@@ -79,6 +79,7 @@ pub fn fds() -> Vec<FdInfo> {
 
 /// One live thread.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ThreadInfo {
     /// Kernel thread id.
     pub tid: u32,
@@ -99,10 +100,24 @@ pub struct ThreadInfo {
 impl ThreadInfo {
     /// Ends a name the kernel may have cut short (see [`ThreadInfo::name`]).
     pub const CUT: char = '…';
+
+    /// A thread known by its id and name only (state `unknown`, nothing else read), for tools
+    /// and tests that describe threads they did not list.
+    pub fn new(tid: u32, name: impl Into<String>) -> Self {
+        ThreadInfo {
+            tid,
+            name: name.into(),
+            state: describe_state('?').to_owned(),
+            waiting_in: None,
+            syscall: None,
+            spawned_at: None,
+        }
+    }
 }
 
 /// One open file descriptor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FdInfo {
     /// The descriptor number.
     pub fd: i32,

@@ -20,7 +20,7 @@ pub(crate) struct Socket {
 
 impl Socket {
     /// One line, e.g. `tcp 127.0.0.1:41234 (listening)`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut s = format!("{} {}", self.protocol, self.local);
         if let Some(remote) = &self.remote {
             s += &format!(" -> {remote}");

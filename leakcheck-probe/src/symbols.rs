@@ -7,6 +7,7 @@ use std::fmt;
 
 /// One resolved stack frame.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Frame {
     /// Demangled function path, without the hash suffix.
     pub function: String,

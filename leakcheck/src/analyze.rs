@@ -55,6 +55,7 @@ impl fmt::Display for Verdict {
 
 /// How the measured iterations are split into rounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Plan {
     /// Measured iterations in the first round (the common case for clean code).
     pub first: usize,
@@ -82,7 +83,7 @@ impl Plan {
 
 /// The analyzer's answer for one resource after a round.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Assessment<F> {
+pub(crate) enum Assessment<F> {
     /// Enough evidence.
     Decided(F),
     /// Growth seen but not yet confirmed or dismissed: run the next round.
@@ -91,7 +92,7 @@ pub enum Assessment<F> {
 
 impl<F> Assessment<F> {
     /// The finding, if decided.
-    pub fn decided(self) -> Option<F> {
+    pub(crate) fn decided(self) -> Option<F> {
         match self {
             Assessment::Decided(f) => Some(f),
             Assessment::NeedsMore => None,
@@ -101,6 +102,7 @@ impl<F> Assessment<F> {
 
 /// The heap verdict and its evidence.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HeapFinding {
     /// The verdict.
     pub verdict: Verdict,
@@ -114,6 +116,7 @@ pub struct HeapFinding {
 
 /// The verdict for a counted resource (threads, file descriptors or tasks) and its evidence.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CountFinding {
     /// The verdict.
     pub verdict: Verdict,
@@ -166,7 +169,7 @@ impl CountFinding {
 
 /// Judges live heap bytes and blocks. `bytes[0]`/`blocks[0]` are the baseline after warmup;
 /// the measured iterations follow and must end on one of `plan`'s round ends.
-pub fn heap(bytes: &[u64], blocks: &[u64], plan: &Plan) -> Assessment<HeapFinding> {
+pub(crate) fn heap(bytes: &[u64], blocks: &[u64], plan: &Plan) -> Assessment<HeapFinding> {
     assert_eq!(
         bytes.len(),
         blocks.len(),
@@ -317,7 +320,7 @@ pub fn heap(bytes: &[u64], blocks: &[u64], plan: &Plan) -> Assessment<HeapFindin
 }
 
 /// Judges a discrete count (threads, fds or tasks) taken after settling. `counts[0]` is the baseline.
-pub fn count(counts: &[u32], plan: &Plan, what: Resource) -> Assessment<CountFinding> {
+pub(crate) fn count(counts: &[u32], plan: &Plan, what: Resource) -> Assessment<CountFinding> {
     let n = counts.len().saturating_sub(1);
     let net = i64::from(counts[n]) - i64::from(counts[0]);
     let increased_in = new_highs(counts);

@@ -21,9 +21,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Set in a child process to the name of the one test it runs.
-pub const CHILD_ENV: &str = "LEAKCHECK_CHILD";
+pub(crate) const CHILD_ENV: &str = "LEAKCHECK_CHILD";
 /// Set in a child process to the file it writes its [`ChildResult`] to.
-pub const RESULT_ENV: &str = "LEAKCHECK_RESULT";
+pub(crate) const RESULT_ENV: &str = "LEAKCHECK_RESULT";
 
 /// Where a leak test runs.
 #[derive(Debug, PartialEq, Eq)]

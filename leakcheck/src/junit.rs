@@ -9,7 +9,7 @@ use crate::record::{Outcome, RunReport, TestRecord};
 use std::fmt::Write as _;
 
 /// The JUnit XML of `report`.
-pub fn render(report: &RunReport) -> String {
+pub(crate) fn render(report: &RunReport) -> String {
     let mut suites: Vec<(String, Vec<&TestRecord>)> = Vec::new();
     for record in &report.tests {
         let id = record.test.binary_id();
@@ -145,7 +145,7 @@ fn property(out: &mut String, indent: &str, name: &str, value: &str) {
 /// hold.
 ///
 /// ```
-/// assert_eq!(leakcheck::junit::escape("a < b & \"c\"\u{1b}"), "a &lt; b &amp; &quot;c&quot;");
+/// assert_eq!(leakcheck::_cargo_leakcheck_support::escape("a < b & \"c\"\u{1b}"), "a &lt; b &amp; &quot;c&quot;");
 /// ```
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

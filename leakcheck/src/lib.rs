@@ -6,7 +6,7 @@
 //! fails when one of them grows persistently — with a report that says what grew, by how much per
 //! iteration, and which threads and fds were left behind.
 //!
-//! ```no_run
+//! ```
 //! // tests/cache.rs
 //! leakcheck::global_allocator!();
 //!
@@ -43,14 +43,20 @@
 //! ```
 //!
 //! How verdicts are reached, the options and the environment variables are described in the
-//! README of the repository.
+//! README of the repository; the options of the attribute at [`leak_test`].
+//!
+//! # Features
+//!
+//! - `tokio`: `#[leak_test] async fn`, run on a tokio runtime whose live tasks are judged too.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod analyze;
 mod attribute;
 mod config;
 mod entry;
 mod isolate;
-pub mod junit;
+mod junit;
 pub mod record;
 mod report;
 mod run;
@@ -60,6 +66,7 @@ mod suppress;
 mod watchdog;
 
 pub use analyze::{CountFinding, HeapFinding, Plan, Verdict};
+pub use attribute::{Attribution, Site};
 pub use config::{
     env, Config, ConfigError, ConfigFile, Expected, Flavor, Options, Suppressions, Suspicious,
     CONFIG_FILE_NAME,
@@ -70,6 +77,16 @@ pub use leakcheck_probe::{FdInfo, FdKind, Frame, Resource, ThreadInfo};
 pub use report::{BudgetBreach, Finding, Report, SuppressedItem, TestId};
 pub use run::Check;
 pub use snapshot::Sample;
+
+/// What leakcheck's own CLI, suites and benchmarks use of the harness and users should not (as
+/// insta's `_cargo_insta_support`): the XML escaping of the CLI's pages, and the writing side of
+/// the record store (users read records with [`record`]). Not a public API: it may change in any
+/// release (`cargo-leakcheck` depends on this crate's exact version).
+#[doc(hidden)]
+pub mod _cargo_leakcheck_support {
+    pub use crate::junit::escape;
+    pub use crate::record::store::{Action, Saved, Store, StoreError};
+}
 
 /// What `#[leak_test]` expands to. Not a public API: it may change in
 /// any release.

@@ -12,6 +12,7 @@ use std::fmt::{self, Write as _};
 
 /// Which test a report is about.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TestId {
     /// The cargo package of the test (empty when not known).
     #[serde(default)]
@@ -76,6 +77,7 @@ impl TestId {
 
 /// What a check found. `Display` renders the human report a failing test prints.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Report {
     /// The test or check this is about, when known.
     pub test: Option<TestId>,
@@ -146,6 +148,7 @@ impl<'a> Finding<'a> {
 
 /// A leaked item that a suppression pattern accepted.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SuppressedItem {
     /// Whose leak: the heap's, the threads' or the fds'.
     pub resource: Resource,
@@ -157,6 +160,7 @@ pub struct SuppressedItem {
 
 /// An allocation budget the body went over: a performance regression, not a leak.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BudgetBreach {
     /// The option that set the budget: `max_allocs_per_iter` or `max_bytes_per_iter`.
     pub option: String,

@@ -4,6 +4,7 @@
 //! nothing.
 
 #![allow(dead_code)] // each includer uses a part
+#![allow(unreachable_pub)] // helpers of test binaries, which have no public API
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

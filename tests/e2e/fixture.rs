@@ -1,5 +1,7 @@
 //! Runs the fixture crate's test binaries and parses what libtest and nextest print.
 
+#![allow(unreachable_pub)] // helpers of test binaries, which have no public API
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,6 +5,7 @@
 
 // The fixture's table of bodies and expected verdicts, compiled here too: one source of truth.
 #[path = "../fixtures/load/src/plan.rs"]
+#[allow(unreachable_pub)] // public in the fixture crate, private here
 mod plan;
 
 use crate::fixture::{cargo, in_fixtures, output_of, Outcome, Run};

@@ -106,6 +106,7 @@ fn parse_pct(text: &str) -> Result<f64, BadValue> {
 
 /// When allocation figures count as changed.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Threshold {
     /// Relative change in percent that must be exceeded.
     pub pct: f64,
@@ -137,6 +138,7 @@ impl Default for Threshold {
 
 /// What changed from BASE to HEAD: the `--format json` output. Every list is sorted by test.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Diff {
     /// [`DIFF_SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -176,6 +178,7 @@ pub struct Diff {
 
 /// One of the two runs compared.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Side {
     /// The report file, as given or found (empty when compared in memory).
     pub path: String,
@@ -204,6 +207,7 @@ impl Side {
 
 /// A test whose leaking resources changed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LeakChange {
     /// [`TestId::full_name`](leakcheck::TestId::full_name).
     pub test: String,
@@ -218,6 +222,7 @@ pub struct LeakChange {
 
 /// A test whose failure (other than a leak) appeared or went away.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct OutcomeChange {
     /// [`TestId::full_name`](leakcheck::TestId::full_name).
     pub test: String,
@@ -232,6 +237,7 @@ pub struct OutcomeChange {
 /// An allocation figure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Metric {
     /// [`Figures::allocs_per_iter`](leakcheck::record::Figures::allocs_per_iter).
     AllocsPerIter,
@@ -251,6 +257,7 @@ impl Metric {
 
 /// An allocation figure that changed beyond the threshold.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Change {
     /// [`TestId::full_name`](leakcheck::TestId::full_name).
     pub test: String,
@@ -268,6 +275,7 @@ pub struct Change {
 
 /// A test with resources newly judged suspicious.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SuspiciousChange {
     /// [`TestId::full_name`](leakcheck::TestId::full_name).
     pub test: String,
@@ -277,6 +285,7 @@ pub struct SuspiciousChange {
 
 /// A test as one report has it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TestSummary {
     /// [`TestId::full_name`](leakcheck::TestId::full_name).
     pub test: String,

@@ -34,6 +34,7 @@ const MAX_DOTS: usize = 100;
 
 /// How the values of an axis are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Unit {
     /// Plain counts: `12`, `2.5`, `1.5k`, `3M`.
     #[default]
@@ -44,6 +45,7 @@ pub enum Unit {
 
 /// One named line of a plot.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Series {
     /// Shown in the legend and in the dots' tooltips.
     pub name: String,
@@ -80,6 +82,7 @@ impl Series {
 
 /// A line plot; build it with the methods, render it with [`Plot::to_svg`].
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct Plot {
     title: String,
     x_label: String,

@@ -2,6 +2,7 @@
 //! exit codes and messages (included with `mod cli;`).
 
 #![allow(dead_code)] // each includer uses a part
+#![allow(unreachable_pub)] // helpers of test binaries, which have no public API
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// Traced iterations run after a suspected leak. Blocks from all but the last that are still
 /// alive at the end have survived at least one further iteration.
-pub const TRACED_ITERATIONS: u8 = 3;
+pub(crate) const TRACED_ITERATIONS: u8 = 3;
 
 /// Call sites shown (and resolved): the largest by bytes per iteration.
 const SITES_SHOWN: usize = 5;
@@ -26,6 +26,7 @@ const FRAMES_KEPT: usize = 6;
 
 /// Where the surviving allocations of a leak were made.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Attribution {
     /// Iterations run in tracing mode.
     pub traced_iterations: usize,
@@ -39,6 +40,7 @@ pub struct Attribution {
 
 /// One call site whose allocations survived their iteration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Site {
     /// Stable identity of the site (a hash of its innermost user functions, no lines): the same
     /// leak has the same fingerprint across runs and commits.
@@ -227,14 +229,7 @@ mod tests {
     use super::*;
 
     fn thread(tid: u32, name: &str) -> ThreadInfo {
-        ThreadInfo {
-            tid,
-            name: name.to_owned(),
-            state: "sleeping".to_owned(),
-            waiting_in: None,
-            syscall: None,
-            spawned_at: None,
-        }
+        ThreadInfo::new(tid, name)
     }
 
     #[test]

@@ -23,11 +23,11 @@ use std::sync::Mutex;
 static ITERATION: AtomicU8 = AtomicU8::new(0);
 
 /// Most blocks tracked at once.
-pub const MAX_LIVE: usize = 1 << 16;
+pub(crate) const MAX_LIVE: usize = 1 << 16;
 /// Most distinct allocation stacks.
-pub const MAX_STACKS: usize = 1 << 13;
+pub(crate) const MAX_STACKS: usize = 1 << 13;
 /// Frames kept per stack (innermost first).
-pub const MAX_FRAMES: usize = 48;
+pub(crate) const MAX_FRAMES: usize = 48;
 
 const LIVE_SLOTS: usize = MAX_LIVE * 2;
 const STACK_SLOTS: usize = MAX_STACKS * 2;

@@ -27,6 +27,7 @@ pub const CONFIG_FILE_NAME: &str = "leakcheck.toml";
 /// misspelt option cannot be silently ignored.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ConfigFile {
     /// Where the file was read from.
     #[serde(skip)]

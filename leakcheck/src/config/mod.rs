@@ -17,16 +17,16 @@ use std::time::Duration;
 
 /// Default measured iterations in the first round. With the default warmup this keeps a clean
 /// test at 10 body runs.
-pub const DEFAULT_ITERATIONS: usize = 8;
+pub(crate) const DEFAULT_ITERATIONS: usize = 8;
 /// Default warmup iterations: the first call initialises lazy statics and pools, the second
 /// catches state that is created on the second use (caches keyed by call count, rehashes).
-pub const DEFAULT_WARMUP: usize = 2;
+pub(crate) const DEFAULT_WARMUP: usize = 2;
 /// By default a run may extend to this many times `iterations` to confirm heap growth.
-pub const DEFAULT_MAX_FACTOR: usize = 8;
+pub(crate) const DEFAULT_MAX_FACTOR: usize = 8;
 /// Default bound on the wait for exiting threads and closing fds after each iteration.
-pub const DEFAULT_SETTLE: Duration = Duration::from_millis(250);
+pub(crate) const DEFAULT_SETTLE: Duration = Duration::from_millis(250);
 /// Default time limit of an isolated test's child process.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The environment variables read by [`Config::resolve`].
 pub mod env {
@@ -95,6 +95,7 @@ impl Suspicious {
 
 /// Which async runtime an `async fn` leak test gets (like `#[tokio::test(flavor = ...)]`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Flavor {
     /// One thread drives every task (the default).
     #[default]
@@ -108,6 +109,7 @@ pub enum Flavor {
 /// table of `leakcheck.toml`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Suppressions {
     /// Thread names.
     pub threads: Vec<String>,
@@ -150,7 +152,18 @@ impl Suppressions {
 }
 
 /// Options as written in `#[leak_test(...)]`; `None` means "not written".
+///
+/// Built with [`Options::new`] and one method per option, named after it (`timeout` is
+/// [`timeout_secs`](Options::timeout_secs)); new options may be added in any release.
+///
+/// ```
+/// let options = leakcheck::Options::new().iterations(16).warmup(4).suppress_threads(&["pool-*"]);
+/// assert_eq!(options.iterations, Some(16));
+/// let check = leakcheck::Check::with_options(options);
+/// # drop(check);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Options {
     /// `iterations = N`
     pub iterations: Option<usize>,
@@ -215,10 +228,150 @@ impl Options {
         flavor: None,
         worker_threads: None,
     };
+
+    /// No option written: every setting comes from the environment, `leakcheck.toml` or the
+    /// defaults.
+    pub const fn new() -> Self {
+        Self::NONE
+    }
+
+    /// Measured iterations in the first round.
+    #[must_use]
+    pub const fn iterations(mut self, value: usize) -> Self {
+        self.iterations = Some(value);
+        self
+    }
+
+    /// Iterations run before the baseline and not judged.
+    #[must_use]
+    pub const fn warmup(mut self, value: usize) -> Self {
+        self.warmup = Some(value);
+        self
+    }
+
+    /// Most measured iterations while confirming growth.
+    #[must_use]
+    pub const fn max_iterations(mut self, value: usize) -> Self {
+        self.max_iterations = Some(value);
+        self
+    }
+
+    /// Bound, in milliseconds, on the wait for exiting threads and closing fds after each iteration.
+    #[must_use]
+    pub const fn settle_ms(mut self, value: u64) -> Self {
+        self.settle_ms = Some(value);
+        self
+    }
+
+    /// Time limit of an isolated test, in seconds (`timeout = SECONDS`).
+    #[must_use]
+    pub const fn timeout_secs(mut self, value: u64) -> Self {
+        self.timeout_secs = Some(value);
+        self
+    }
+
+    /// Whether the test runs in a child process.
+    #[must_use]
+    pub const fn isolate(mut self, value: bool) -> Self {
+        self.isolate = Some(value);
+        self
+    }
+
+    /// Whether a suspected leak is traced to where it was allocated.
+    #[must_use]
+    pub const fn attribute(mut self, value: bool) -> Self {
+        self.attribute = Some(value);
+        self
+    }
+
+    /// Most allocations per measured iteration (mean) before the test fails.
+    #[must_use]
+    pub const fn max_allocs_per_iter(mut self, value: u64) -> Self {
+        self.max_allocs_per_iter = Some(value);
+        self
+    }
+
+    /// Most bytes allocated per measured iteration (mean) before the test fails.
+    #[must_use]
+    pub const fn max_bytes_per_iter(mut self, value: u64) -> Self {
+        self.max_bytes_per_iter = Some(value);
+        self
+    }
+
+    /// Whether live heap memory is judged.
+    #[must_use]
+    pub const fn heap(mut self, value: bool) -> Self {
+        self.heap = Some(value);
+        self
+    }
+
+    /// Whether live threads are judged.
+    #[must_use]
+    pub const fn threads(mut self, value: bool) -> Self {
+        self.threads = Some(value);
+        self
+    }
+
+    /// Whether open file descriptors are judged.
+    #[must_use]
+    pub const fn fds(mut self, value: bool) -> Self {
+        self.fds = Some(value);
+        self
+    }
+
+    /// Whether live async tasks are judged.
+    #[must_use]
+    pub const fn tasks(mut self, value: bool) -> Self {
+        self.tasks = Some(value);
+        self
+    }
+
+    /// What a suspicious verdict does.
+    #[must_use]
+    pub const fn suspicious(mut self, value: Suspicious) -> Self {
+        self.suspicious = Some(value);
+        self
+    }
+
+    /// Thread-name patterns whose leaks are suppressed.
+    #[must_use]
+    pub const fn suppress_threads(mut self, value: &'static [&'static str]) -> Self {
+        self.suppress_threads = value;
+        self
+    }
+
+    /// Fd-target patterns whose leaks are suppressed.
+    #[must_use]
+    pub const fn suppress_fds(mut self, value: &'static [&'static str]) -> Self {
+        self.suppress_fds = value;
+        self
+    }
+
+    /// Function patterns whose heap leaks are suppressed.
+    #[must_use]
+    pub const fn suppress_heap(mut self, value: &'static [&'static str]) -> Self {
+        self.suppress_heap = value;
+        self
+    }
+
+    /// The async runtime's flavor (async tests).
+    #[must_use]
+    pub const fn flavor(mut self, value: Flavor) -> Self {
+        self.flavor = Some(value);
+        self
+    }
+
+    /// Worker threads of the multi-thread runtime (async tests).
+    #[must_use]
+    pub const fn worker_threads(mut self, value: usize) -> Self {
+        self.worker_threads = Some(value);
+        self
+    }
 }
 
 /// Fully resolved settings of one check.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// Measured iterations in the first round.
     pub iterations: usize,

@@ -1,11 +1,12 @@
 //! Machine-readable records of leak tests: the JSON schema, and reading it back.
 //!
 //! Every `#[leak_test]` leaves a [`TestRecord`] at `runs/<run>/<test>.json` in the output
-//! directory (`<target-dir>/leakcheck/`, or `LEAKCHECK_DIR`: [`store::output_dir`]) and keeps
+//! directory (`<target-dir>/leakcheck/`, or `LEAKCHECK_DIR`) and keeps
 //! `report.json` (a [`RunReport`]: the run, the artifact to keep as a baseline) and `junit.xml`
-//! next to `runs/` current, see [`store`]. The schema is versioned by [`SCHEMA_VERSION`] and documented field by
-//! field in `docs/record-schema.md`; readers accept every version from [`OLDEST_READABLE`] up to
-//! this one and reject newer ones with a message that says to upgrade.
+//! current (the layout is in the README's "Reports for CI" section). The schema is versioned by
+//! [`SCHEMA_VERSION`] and documented field by field in `docs/record-schema.md`; readers accept
+//! every version from [`OLDEST_READABLE`] up to this one and reject newer ones with a message
+//! that says to upgrade.
 //!
 //! ```
 //! use leakcheck::record::{self, RunReport};
@@ -22,7 +23,8 @@
 //! assert!(err.to_string().contains("newer leakcheck"));
 //! ```
 
-pub mod store;
+// Writing records is the harness's side: reachable only through the CLI's support module.
+pub(crate) mod store;
 
 use crate::analyze::Verdict;
 use crate::config::{Config, Suspicious};
@@ -39,6 +41,7 @@ pub const OLDEST_READABLE: u32 = 1;
 
 /// `report.json`: one run of leak tests, across all test binaries.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RunReport {
     /// [`SCHEMA_VERSION`] of the writer.
     pub schema_version: u32,
@@ -52,6 +55,16 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// The report of `run` with these records, in the current schema.
+    pub fn new(run: RunInfo, tests: Vec<TestRecord>) -> Self {
+        RunReport {
+            schema_version: SCHEMA_VERSION,
+            run,
+            tests,
+            unreadable: Vec::new(),
+        }
+    }
+
     /// The record of the test with this [`TestId::full_name`].
     pub fn test(&self, full_name: &str) -> Option<&TestRecord> {
         self.tests.iter().find(|t| t.test.full_name() == full_name)
@@ -76,6 +89,7 @@ impl RunReport {
 
 /// What a run was. Written by the run's first leak test and kept by the others.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RunInfo {
     /// Identifies the run (see the README's "What a run is").
     pub id: String,
@@ -104,6 +118,7 @@ pub struct RunInfo {
 
 /// `records/<test>.json`: one leak test's result.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TestRecord {
     /// [`SCHEMA_VERSION`] of the writer.
     pub schema_version: u32,
@@ -186,6 +201,7 @@ impl fmt::Display for Outcome {
 
 /// The settings of a test as recorded (durations in whole units).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RecordConfig {
     /// Measured iterations in the first round.
     pub iterations: usize,
@@ -270,6 +286,7 @@ impl From<&Config> for RecordConfig {
 
 /// The figures CI compares across commits, taken from the measured iterations.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Figures {
     /// The worst verdict of the judged resources.
     pub verdict: Verdict,

@@ -35,7 +35,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The output directory of the leak tests in this process: `LEAKCHECK_DIR` when set, else
 /// `leakcheck/` in the target directory the test binary was built in.
-pub fn output_dir() -> PathBuf {
+pub(crate) fn output_dir() -> PathBuf {
     resolve_output_dir(
         |name| std::env::var_os(name).map(PathBuf::from),
         std::env::current_exe().ok().as_deref(),
@@ -62,7 +62,7 @@ fn resolve_output_dir(env: impl Fn(&str) -> Option<PathBuf>, exe: Option<&Path>)
 }
 
 /// The id of the run this process belongs to (see the module docs).
-pub fn run_id() -> String {
+pub(crate) fn run_id() -> String {
     match std::env::var(env::RUN_ID) {
         Ok(id) if !id.trim().is_empty() => id.trim().to_owned(),
         _ => os::parent_identity(),
@@ -324,7 +324,7 @@ fn hint(e: &io::Error) -> Option<&'static str> {
 
 /// Writes `text` to a temporary file beside `path` and renames it over `path`. On any error the
 /// temporary file is removed and `path` is left as it was.
-pub fn write_atomically(path: &Path, text: &str) -> Result<(), StoreError> {
+pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), StoreError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = path.with_file_name(format!(
@@ -431,7 +431,7 @@ impl Lock {
 }
 
 /// The current time as RFC 3339 in UTC, and in milliseconds since the Unix epoch.
-pub fn now() -> (String, u64) {
+pub(crate) fn now() -> (String, u64) {
     let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));

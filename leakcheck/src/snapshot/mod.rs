@@ -13,6 +13,7 @@ pub(crate) use leakcheck_probe::{
 
 /// One snapshot, taken after an iteration (or, at index 0 of a series, the baseline after warmup).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Sample {
     /// Live heap bytes after the iteration settled.
     pub live_bytes: u64,

@@ -56,6 +56,7 @@ pub type Body = Box<dyn FnMut() + Send>;
 /// `Thread`, `Cycle`) would make the compiler spell out `std::string::String` in the error
 /// messages of every crate that depends on leakcheck.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Kind {
     /// Threads blocked, parked or looping forever.
     #[serde(rename = "thread")]
@@ -170,6 +171,7 @@ impl FromStr for Kind {
 /// What each one means depends on the case (its [`Case::about`] says); a case ignores those it
 /// does not use.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Params {
     /// The seed the parameters were drawn from.
     pub seed: u64,
@@ -187,6 +189,7 @@ pub struct Params {
 
 /// The ranges a case's [`Params`] are drawn from (inclusive).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Ranges {
     /// Range of [`Params::size`] (drawn log-uniformly: small and large sizes alike).
     pub size: RangeInclusive<usize>,
@@ -211,6 +214,7 @@ impl Ranges {
 
 /// One simulated case: a body that leaks, or a clean twin doing similar work without leaking.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Case {
     /// Unique name, in snake_case (what `cargo leakcheck simulate` prints).
     pub name: &'static str,

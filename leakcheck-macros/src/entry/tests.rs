@@ -1,0 +1,124 @@
+//! The expansion itself, as tokens: what the compiler-driven tests in tests/macro_ui.rs cannot
+//! see once an error stops the build.
+
+use super::leak_test;
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{File, Item, ItemFn};
+
+/// Expands `#[leak_test(args)] item` and splits the output into its test functions (with
+/// whether each is marked `#[test]`) and the messages of its `compile_error!`s.
+fn expand(args: TokenStream, item: TokenStream) -> (Vec<(ItemFn, bool)>, Vec<String>) {
+    let out = leak_test(args, item);
+    let file: File = syn::parse2(out.clone()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let (mut fns, mut errors) = (Vec::new(), Vec::new());
+    for item in file.items {
+        match item {
+            Item::Fn(f) => {
+                let is_test = f
+                    .attrs
+                    .iter()
+                    .any(|a| a.path().segments.last().is_some_and(|s| s.ident == "test"));
+                fns.push((f, is_test));
+            }
+            Item::Macro(m) if m.mac.path.segments.last().unwrap().ident == "compile_error" => {
+                let message: syn::LitStr = m.mac.parse_body().unwrap();
+                errors.push(message.value());
+            }
+            other => panic!("unexpected item in the expansion: {}", quote!(#other)),
+        }
+    }
+    (fns, errors)
+}
+
+fn squashed(tokens: impl quote::ToTokens) -> String {
+    tokens.to_token_stream().to_string().replace(' ', "")
+}
+
+#[test]
+fn options_become_builder_calls_into_private() {
+    let (fns, errors) = expand(
+        quote!(
+            iterations = 40,
+            warmup = 5,
+            timeout = 9,
+            suspicious = "fail",
+            suppress_fds = ["a", "b"]
+        ),
+        quote!(
+            fn t() {}
+        ),
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let body = squashed(&fns[0].0.block);
+    assert!(
+        body.contains(
+            "::leakcheck::__private::Options::new().iterations(40).warmup(5).timeout_secs(9)\
+             .suspicious(::leakcheck::__private::Suspicious::Fail).suppress_fds(&[\"a\",\"b\"])"
+        ),
+        "{body}"
+    );
+    // No struct literal: a field added to `Options` cannot break an older expansion.
+    assert!(!body.contains("Options{"), "{body}");
+}
+
+#[test]
+fn a_bad_option_still_emits_the_test_next_to_the_error() {
+    for args in [
+        quote!(iterations = "ten"),
+        quote!(iterashuns = 3),
+        quote!(warmup = 2, flavor = "multi_thread"),
+    ] {
+        let (fns, errors) = expand(
+            args.clone(),
+            quote!(
+                fn kept() {
+                    let _x = 1;
+                }
+            ),
+        );
+        assert_eq!(errors.len(), 1, "{args}: {errors:?}");
+        let [(test, true)] = &fns[..] else {
+            let got: Vec<_> = fns
+                .iter()
+                .map(|(f, test)| (f.sig.ident.to_string(), *test))
+                .collect();
+            panic!("{args}: expected one #[test] fn, got (name, is test) {got:?}");
+        };
+        assert_eq!(test.sig.ident, "kept");
+        // With the defaults: the options before the bad one are not half applied.
+        let body = squashed(&test.block);
+        assert!(
+            body.contains("run_test(") && body.contains("Options::new(),"),
+            "{body}"
+        );
+        assert!(body.contains("let_x=1;"), "the body is kept: {body}");
+    }
+}
+
+#[test]
+fn a_bad_option_keeps_a_renamed_crate() {
+    let (fns, errors) = expand(
+        quote!(crate = "renamed", iterations = "ten"),
+        quote!(
+            fn t() {}
+        ),
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(squashed(&fns[0].0.block).contains("renamed::__private::run_test("));
+}
+
+#[test]
+fn a_bad_signature_leaves_the_function_as_written_and_not_a_test() {
+    let (fns, errors) = expand(
+        quote!(iterations = 4),
+        quote!(
+            fn takes(n: u32) {}
+        ),
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let [(f, false)] = &fns[..] else {
+        panic!("expected the function unchanged and not a test");
+    };
+    assert_eq!(f.sig.inputs.len(), 1);
+}
