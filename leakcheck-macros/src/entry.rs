@@ -38,11 +38,15 @@ const OPTIONS: &[(&str, Kind)] = &[
         ]),
     ),
     ("worker_threads", Kind::Int),
+    ("runs", Kind::Int),
     ("crate", Kind::Path),
 ];
 
 /// Options that only make sense for an `async fn`.
 const ASYNC_ONLY: &[&str] = &["flavor", "worker_threads"];
+
+/// Options that count body runs, which `runs = 1` fixes at one.
+const REPEATED_RUNS: &[&str] = &["iterations", "warmup", "max_iterations"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -279,8 +283,10 @@ fn example(kind: Kind) -> String {
 }
 
 /// Checks that need the function and all options: async-only options on a plain `fn`,
-/// `worker_threads` without the multi-thread runtime.
+/// `worker_threads` without the multi-thread runtime, `runs` other than 1 or beside the options
+/// it overrides.
 fn check_combinations(func: &ItemFn, options: &Parsed, errors: &mut Errors) {
+    check_runs(options, errors);
     if func.sig.asyncness.is_none() {
         for &name in ASYNC_ONLY {
             if let Some(span) = options.span_of(name) {
@@ -295,6 +301,37 @@ fn check_combinations(func: &ItemFn, options: &Parsed, errors: &mut Errors) {
             errors.push(syn::Error::new(
                 span,
                 "`worker_threads` needs the multi-thread runtime: add `flavor = \"multi_thread\"`",
+            ));
+        }
+    }
+}
+
+/// `runs = 1` is the single-run mode, the one value besides the default: more runs are what
+/// `warmup` and `iterations` say.
+fn check_runs(options: &Parsed, errors: &mut Errors) {
+    let Some(runs) = options
+        .written
+        .iter()
+        .find_map(|(name, _, value)| match value {
+            Value::Int(lit) if *name == "runs" => Some(lit),
+            _ => None,
+        })
+    else {
+        return;
+    };
+    if runs.base10_parse::<u64>().ok() != Some(1) {
+        errors.push(syn::Error::new(
+            runs.span(),
+            "`runs` supports only `runs = 1`: the body runs once, for a test that cannot run \
+             twice; to run it more often, set `warmup` and `iterations` instead",
+        ));
+        return;
+    }
+    for &name in REPEATED_RUNS {
+        if let Some(span) = options.span_of(name) {
+            errors.push(syn::Error::new(
+                span,
+                format!("`{name}` does not apply with `runs = 1`, which runs the body once; remove one of them"),
             ));
         }
     }

@@ -59,6 +59,7 @@ use proc_macro::TokenStream;
 /// | `max_bytes_per_iter = N` | none | fail when the body allocates more than N bytes per measured iteration (mean) |
 /// | `flavor = "current_thread"\|"multi_thread"` | `"current_thread"` | the tokio runtime of an `async fn` test |
 /// | `worker_threads = N` | one per core | worker threads of the multi-thread runtime |
+/// | `runs = 1` | unset | single-run mode for a body that cannot run twice: one run between two snapshots; threads, fds and tasks left behind are leaks, heap growth is suspicious at most |
 /// | `crate = "path"` | `leakcheck` | where the leakcheck crate is, if it was renamed |
 ///
 /// A pattern may be one string or a list; `*` matches any run of characters, `?` one character.

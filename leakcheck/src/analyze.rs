@@ -15,6 +15,8 @@
 //! * **Threads and fds** are discrete and settled before each snapshot: an increase that is still
 //!   there at the end and happened in at least two separate iterations is a leak; a single step
 //!   that stays flat afterwards is reported as suspicious (lazy start-up outside the warmup).
+//! * **A single run** (`runs = 1`, for a body that cannot run twice) has no series to judge: a
+//!   thread, fd or task it leaves behind is a leak; heap growth is suspicious at most.
 
 use leakcheck_probe::Resource;
 use serde::{Deserialize, Serialize};
@@ -370,6 +372,55 @@ pub(crate) fn count(counts: &[u32], plan: &Plan, what: Resource) -> Assessment<C
             }
         }
         [] => unreachable!("a net increase needs a new high"),
+    }
+}
+
+/// Judges the heap after the single run of `runs = 1`: `bytes`/`blocks` run from the baseline
+/// to the snapshot after the run. Growth is suspicious at most: a lazy static, a pool or a cache
+/// filled on first use looks exactly like a leak when the body runs once.
+pub(crate) fn heap_of_one_run(bytes: &[u64], blocks: &[u64]) -> HeapFinding {
+    let net = |s: &[u64]| s[s.len() - 1] as i128 - s[0] as i128;
+    let (net_bytes, net_blocks) = (net(bytes), net(blocks));
+    let grew = net_bytes > 0 || net_blocks > 0;
+    HeapFinding {
+        verdict: if grew {
+            Verdict::Suspicious
+        } else {
+            Verdict::Clean
+        },
+        bytes_per_iteration: per_iteration(net_bytes, 1),
+        blocks_per_iteration: per_iteration(net_blocks, 1),
+        evidence: if grew {
+            format!(
+                "{net_bytes:+} B in {net_blocks:+} blocks after the single run (runs = 1): one run \
+                 cannot tell a leak from lazy initialisation, so this is suspicious at most"
+            )
+        } else {
+            "not above the baseline after the single run (runs = 1)".to_owned()
+        },
+    }
+}
+
+/// Judges a discrete count (threads, fds or tasks) after the single run of `runs = 1` and its
+/// settle: `counts` run from the baseline to the snapshot after. What one run leaves behind once
+/// settled is a leak: these are not created lazily by clean code the way heap caches are.
+pub(crate) fn count_of_one_run(counts: &[u32], what: Resource) -> CountFinding {
+    let net = i64::from(counts[counts.len() - 1]) - i64::from(counts[0]);
+    CountFinding {
+        verdict: if net > 0 {
+            Verdict::Leak
+        } else {
+            Verdict::Clean
+        },
+        observed: true,
+        net,
+        per_iteration: per_iteration(i128::from(net), 1),
+        increased_in: if net > 0 { vec![1] } else { Vec::new() },
+        evidence: if net > 0 {
+            format!("+{net} {what} still there after the single run and its settle (runs = 1)")
+        } else {
+            format!("no new {what} after the single run (runs = 1)")
+        },
     }
 }
 

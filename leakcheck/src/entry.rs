@@ -6,7 +6,7 @@ use crate::isolate::{self, ChildEnd, ChildResult, Placement};
 use crate::record::store::{self, Store};
 use crate::record::{Outcome, RunInfo, TestRecord};
 use crate::report::{Report, TestId};
-use crate::run::{self, BodyFailure};
+use crate::run::{self, BodyFailure, Cause};
 use crate::watchdog::{self, Fault, Watchdog};
 use std::fmt::Debug;
 use std::io::Write;
@@ -100,14 +100,24 @@ pub(crate) fn run_measured(meta: TestMeta, options: Options, measure: &mut Measu
             }
             let ended = match &outcome {
                 Ok(report) => Ok(report.clone()),
-                Err(failure) => Err(body_failed_message(failure)),
+                Err(failure) => Err(failure.describe(config.min_runs())),
             };
             save_record(&test, &config, &ended, started);
-            match outcome {
-                Ok(report) => conclude(&report),
+            let failure = match outcome {
+                Ok(report) => return conclude(&report),
+                Err(failure) => failure,
+            };
+            let message = failure.describe(config.min_runs());
+            match failure.cause {
                 // Unwind with the body's own payload: its location and backtrace stay intact.
-                Err(BodyFailure::Panicked(payload)) => resume_unwind(payload),
-                Err(failure) => panic!("{}", body_failed_message(&failure)),
+                // That it passed on an earlier run is said before it.
+                Cause::Panicked(payload) => {
+                    if failure.run > 1 {
+                        eprintln!("\n{message}");
+                    }
+                    resume_unwind(payload)
+                }
+                Cause::Returned(_) => panic!("{message}"),
             }
         }
         Placement::Child(result_path) => {
@@ -127,23 +137,28 @@ pub(crate) fn run_measured(meta: TestMeta, options: Options, measure: &mut Measu
                 Ok(report) => ChildResult::Completed {
                     report: Box::new(report.clone()),
                 },
-                Err(failure @ BodyFailure::Panicked(_)) => ChildResult::Panicked {
-                    message: failure.message(),
-                },
-                Err(BodyFailure::Returned(message)) => ChildResult::Failed {
-                    message: message.clone(),
-                },
+                Err(failure) => {
+                    let (message, run) = (failure.message(), failure.run);
+                    match failure.cause {
+                        Cause::Panicked(_) => ChildResult::Panicked { message, run },
+                        Cause::Returned(_) => ChildResult::Failed { message, run },
+                    }
+                }
             };
             hand_over(&result);
             // The parent decides pass or fail and keeps the record; a panic here only keeps its
             // original location and backtrace in the relayed output.
-            if let Err(BodyFailure::Panicked(payload)) = outcome {
+            if let Err(BodyFailure {
+                cause: Cause::Panicked(payload),
+                ..
+            }) = outcome
+            {
                 resume_unwind(payload);
             }
         }
         Placement::Parent => {
             let ended = match isolate::run_child(&test, config.timeout) {
-                Ok(end) => child_outcome(&test, end),
+                Ok(end) => child_outcome(&test, &config, end),
                 Err(e) => Err(format!(
                     "leakcheck: could not run `{}` in a child process: {e}\n\
                      (set LEAKCHECK_ISOLATE=0 or `isolate = false` to run it in this process)",
@@ -207,28 +222,17 @@ fn conclude(report: &Report) {
     }
 }
 
-fn body_failed_message(failure: &BodyFailure) -> String {
-    match failure {
-        BodyFailure::Panicked(_) => format!(
-            "the test body panicked (a test failure, not a leak): {}",
-            failure.message()
-        ),
-        BodyFailure::Returned(message) => {
-            format!("the test body failed (a test failure, not a leak): {message}")
-        }
-    }
-}
-
 /// The child's report, or why the test failed without one.
-fn child_outcome(test: &TestId, end: ChildEnd) -> Result<Report, String> {
+fn child_outcome(test: &TestId, config: &Config, end: ChildEnd) -> Result<Report, String> {
     let name = &test.name;
+    let failed = |run, cause| BodyFailure { run, cause }.describe(config.min_runs());
     Err(match end {
         ChildEnd::Reported(ChildResult::Completed { report }) => return Ok(*report),
-        ChildEnd::Reported(ChildResult::Panicked { message }) => {
-            body_failed_message(&BodyFailure::Panicked(Box::new(message)))
+        ChildEnd::Reported(ChildResult::Panicked { message, run }) => {
+            failed(run, Cause::Panicked(Box::new(message)))
         }
-        ChildEnd::Reported(ChildResult::Failed { message }) => {
-            body_failed_message(&BodyFailure::Returned(message))
+        ChildEnd::Reported(ChildResult::Failed { message, run }) => {
+            failed(run, Cause::Returned(message))
         }
         // Read as `Vanished { started: true }` by `run_child`.
         ChildEnd::Reported(ChildResult::Started) => format!(

@@ -72,11 +72,15 @@ pub(crate) enum ChildResult {
     Panicked {
         /// The panic message.
         message: String,
+        /// Which call of the body panicked, from 1.
+        run: usize,
     },
     /// The test body returned an error.
     Failed {
         /// The error, formatted with `{:?}`.
         message: String,
+        /// Which call of the body failed, from 1.
+        run: usize,
     },
 }
 

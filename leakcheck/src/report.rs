@@ -96,6 +96,9 @@ pub struct Report {
     pub warmup: usize,
     /// Measured iterations after the baseline.
     pub measured: usize,
+    /// `runs = 1`: the body ran once between the baseline and one snapshot.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub single_run: bool,
     /// The baseline (index 0) and one snapshot per measured iteration.
     pub samples: Vec<Sample>,
     /// Threads alive at the end that were not alive at the baseline.
@@ -284,6 +287,22 @@ impl Report {
         measured.iter().map(|s| pick(s) as f64).sum::<f64>() / measured.len() as f64
     }
 
+    /// How the body was run: `W warmup + M measured iterations`, then ` + T{traced}`.
+    fn runs(&self, traced: &str) -> String {
+        if self.single_run {
+            return "a single run between two snapshots (runs = 1)".to_owned();
+        }
+        format!(
+            "{} warmup + {} measured iterations{}",
+            self.warmup,
+            self.measured,
+            self.attribution
+                .as_ref()
+                .map(|a| format!(" + {}{traced}", a.traced_iterations))
+                .unwrap_or_default()
+        )
+    }
+
     /// One line: the verdict per resource and the iteration counts.
     pub fn summary(&self) -> String {
         let per_resource: Vec<String> = self
@@ -297,19 +316,14 @@ impl Report {
             })
             .collect();
         format!(
-            "leakcheck: {}{} — {}; {} warmup + {} measured iterations{}",
+            "leakcheck: {}{} — {}; {}",
             self.test
                 .as_ref()
                 .map(|t| format!("`{}` ", t.name))
                 .unwrap_or_default(),
             self.verdict,
             per_resource.join(", "),
-            self.warmup,
-            self.measured,
-            self.attribution
-                .as_ref()
-                .map(|a| format!(" + {} traced", a.traced_iterations))
-                .unwrap_or_default(),
+            self.runs(" traced"),
         )
     }
 }
@@ -344,16 +358,7 @@ impl fmt::Display for Report {
         if let Some(t) = self.test.as_ref().filter(|t| !t.file.is_empty()) {
             writeln!(f, "  test at {}:{}", t.file, t.line)?;
         }
-        writeln!(
-            f,
-            "  {} warmup + {} measured iterations{}",
-            self.warmup,
-            self.measured,
-            self.attribution
-                .as_ref()
-                .map(|a| format!(" + {} traced to find where", a.traced_iterations))
-                .unwrap_or_default()
-        )?;
+        writeln!(f, "  {}", self.runs(" traced to find where"))?;
 
         let heap = &self.heap;
         writeln!(

@@ -13,9 +13,12 @@ use crate::report::{BudgetBreach, Report, TestId};
 use crate::snapshot::{self, Sample};
 use crate::suppress;
 use leakcheck_probe::Resource;
-use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
+
+mod failure;
+
+pub(crate) use failure::{BodyFailure, Cause};
 
 /// A leak check to run on a closure: the function API behind `#[leak_test]`, for custom
 /// harnesses, benchmarks or `main`.
@@ -125,6 +128,32 @@ impl Check {
         self
     }
 
+    /// `runs(1)` is the single-run mode, for a body that cannot run twice (a global counter, a
+    /// once-only initialiser): the body runs once between two snapshots after a bounded settle.
+    /// Threads, fds and tasks it leaves behind are leaks; heap growth is suspicious at most, since
+    /// one run cannot tell a leak from lazy initialisation. Other values are refused when the
+    /// check runs.
+    ///
+    /// ```
+    /// leakcheck::global_allocator!();
+    ///
+    /// static READY: std::sync::Once = std::sync::Once::new();
+    ///
+    /// fn main() {
+    ///     let report = leakcheck::Check::new().runs(1).run(|| {
+    ///         let mut ran = false;
+    ///         READY.call_once(|| ran = true);
+    ///         assert!(ran, "the initialiser runs once");
+    ///     });
+    ///     assert!(report.passes(), "{report}");
+    ///     assert_eq!(report.body_runs(), 1);
+    /// }
+    /// ```
+    pub fn runs(mut self, n: usize) -> Self {
+        self.options.runs = Some(n);
+        self
+    }
+
     /// What a suspicious verdict does: with [`Suspicious::Fail`], [`Report::passes`] is false
     /// for it.
     pub fn suspicious(mut self, what: Suspicious) -> Self {
@@ -211,40 +240,18 @@ impl Check {
                 String::new()
             })
         });
-        match outcome {
-            Ok(report) => Ok(report),
-            Err(BodyFailure::Panicked(payload)) => resume_unwind(payload),
-            Err(BodyFailure::Returned(_)) => Err(error.expect("the body's error was kept")),
+        let failure = match outcome {
+            Ok(report) => return Ok(report),
+            Err(failure) => failure,
+        };
+        // The caller gets the body's own panic or error; why a later run failed goes to stderr.
+        if failure.run > 1 {
+            eprintln!("leakcheck: {}", failure.describe(config.min_runs()));
         }
-    }
-}
-
-/// Why a run stopped without a report: the body itself failed (a test failure, not a leak).
-pub(crate) enum BodyFailure {
-    /// The body panicked; the payload is kept to resume unwinding.
-    Panicked(Box<dyn Any + Send>),
-    /// The body returned an error, formatted.
-    Returned(String),
-}
-
-impl BodyFailure {
-    /// The failure as text.
-    pub(crate) fn message(&self) -> String {
-        match self {
-            BodyFailure::Panicked(payload) => panic_message(payload.as_ref()),
-            BodyFailure::Returned(message) => message.clone(),
+        match failure.cause {
+            Cause::Panicked(payload) => resume_unwind(payload),
+            Cause::Returned(_) => Err(error.expect("the body's error was kept")),
         }
-    }
-}
-
-/// The text of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any> (a non-string panic payload)".to_owned()
     }
 }
 
@@ -286,29 +293,41 @@ pub(crate) fn measure_on(
     body: &mut dyn FnMut() -> Result<(), String>,
     runtime: Option<&dyn Runtime>,
 ) -> Result<Report, BodyFailure> {
-    let plan = Plan {
-        first: config.iterations,
-        max: config.max_iterations,
+    let single = config.single_run;
+    // The single-run mode is one measured iteration with no warmup, judged on its own.
+    let (plan, warmup) = if single {
+        (Plan { first: 1, max: 1 }, 0)
+    } else {
+        let plan = Plan {
+            first: config.iterations,
+            max: config.max_iterations,
+        };
+        (plan, config.warmup)
     };
+    let mut calls = 0;
     let mut run_once = || -> Result<(u64, u64, u64), BodyFailure> {
+        calls += 1;
         let before = leakcheck_alloc::counters();
         let start = Instant::now();
         let result = catch_unwind(AssertUnwindSafe(&mut *body));
         let nanos = start.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
         let after = leakcheck_alloc::counters();
-        match result {
-            Ok(Ok(())) => Ok((
-                after.allocations.wrapping_sub(before.allocations),
-                after.bytes_allocated.wrapping_sub(before.bytes_allocated),
-                nanos,
-            )),
-            Ok(Err(message)) => Err(BodyFailure::Returned(message)),
-            Err(payload) => Err(BodyFailure::Panicked(payload)),
-        }
+        let cause = match result {
+            Ok(Ok(())) => {
+                return Ok((
+                    after.allocations.wrapping_sub(before.allocations),
+                    after.bytes_allocated.wrapping_sub(before.bytes_allocated),
+                    nanos,
+                ))
+            }
+            Ok(Err(message)) => Cause::Returned(message),
+            Err(payload) => Cause::Panicked(payload),
+        };
+        Err(BodyFailure { run: calls, cause })
     };
 
     let before_warmup = counts(runtime);
-    for _ in 0..config.warmup {
+    for _ in 0..warmup {
         run_once()?;
     }
     // Baseline: let warmup's detached threads finish (bounded), list what exists, then reserve
@@ -334,40 +353,37 @@ pub(crate) fn measure_on(
         fds: config.fds,
         tasks: config.tasks && runtime.is_some(),
     };
-    let mut decided = Decided::new(judged);
     let mut measured = 0;
-    while let Some(end) = plan.next_end(measured) {
-        for _ in measured..end {
-            let (allocations, bytes_allocated, body_nanos) = run_once()?;
-            let last = samples.last().copied().unwrap_or_default();
-            let now = settle(decided.settle_target(&last), config.settle, runtime);
-            let heap = leakcheck_alloc::counters();
-            samples.push(Sample {
-                live_bytes: heap.live_bytes(),
-                live_blocks: heap.live_blocks(),
-                allocations,
-                bytes_allocated,
-                body_nanos,
-                threads: now.threads,
-                fds: now.fds,
-                tasks: now.tasks,
-            });
+    let findings = if single {
+        step(&mut run_once, &mut samples, counts0, config.settle, runtime)?;
+        measured = 1;
+        Findings::of_one_run(&samples, judged, runtime.is_some())
+    } else {
+        let mut decided = Decided::new(judged);
+        while let Some(end) = plan.next_end(measured) {
+            for _ in measured..end {
+                let last = samples.last().copied().unwrap_or_default();
+                let target = decided.settle_target(&last);
+                step(&mut run_once, &mut samples, target, config.settle, runtime)?;
+            }
+            measured = end;
+            if decided.update(&samples, &plan) {
+                break;
+            }
         }
-        measured = end;
-        if decided.update(&samples, &plan) {
-            break;
-        }
-    }
-    let findings = decided.findings(&samples, &plan, runtime.is_some());
+        decided.findings(&samples, &plan, runtime.is_some())
+    };
 
     // Attribution, only on suspicion: extra iterations in tracing mode, after the verdicts. A
-    // leaked task or thread is found by where its allocations were made.
+    // leaked task or thread is found by where its allocations were made. A body that runs once
+    // cannot be run again to be traced.
     let suspected = |v: Verdict| v > Verdict::Clean;
     let tasks_suspected = findings
         .tasks
         .as_ref()
         .is_some_and(|t| suspected(t.verdict));
     let traced = if config.attribute
+        && !single
         && (suspected(findings.heap.verdict)
             || suspected(findings.threads.verdict)
             || tasks_suspected)
@@ -402,6 +418,15 @@ pub(crate) fn measure_on(
         attribution
     });
     let mut notes = Vec::new();
+    if single {
+        notes.push(
+            "runs = 1: the body ran once between two snapshots, without warmup; threads, fds and \
+             tasks it left behind are leaks, heap growth is suspicious at most (one run cannot \
+             tell a leak from lazy initialisation), and nothing is traced (the body cannot run \
+             again)"
+                .to_owned(),
+        );
+    }
     if !snapshot::PROCESS_RESOURCES_OBSERVABLE {
         notes.push(
             "threads and file descriptors are not observed on this platform (they need Linux /proc); \
@@ -416,8 +441,9 @@ pub(crate) fn measure_on(
         threads: findings.threads,
         fds: findings.fds,
         tasks: findings.tasks,
-        warmup: config.warmup,
+        warmup,
         measured,
+        single_run: single,
         samples,
         new_threads,
         new_fds,
@@ -440,6 +466,30 @@ pub(crate) fn measure_on(
         report.bytes_allocated_per_iteration(),
     );
     Ok(report)
+}
+
+/// Runs the body once, settles towards `target` and appends the snapshot to `samples`.
+fn step(
+    run_once: &mut impl FnMut() -> Result<(u64, u64, u64), BodyFailure>,
+    samples: &mut Vec<Sample>,
+    target: Counts,
+    bound: Duration,
+    runtime: Option<&dyn Runtime>,
+) -> Result<(), BodyFailure> {
+    let (allocations, bytes_allocated, body_nanos) = run_once()?;
+    let now = settle(target, bound, runtime);
+    let heap = leakcheck_alloc::counters();
+    samples.push(Sample {
+        live_bytes: heap.live_bytes(),
+        live_blocks: heap.live_blocks(),
+        allocations,
+        bytes_allocated,
+        body_nanos,
+        threads: now.threads,
+        fds: now.fds,
+        tasks: now.tasks,
+    });
+    Ok(())
 }
 
 /// Runs the traced iterations (settling after each) and returns what the tracer kept, with the
@@ -580,28 +630,72 @@ impl Decided {
         let run = Plan { max: last, ..*plan };
         let upto = |n: Option<usize>| &samples[..=n.unwrap_or(last)];
         let decided = |n: Option<usize>| if n.is_some() { plan } else { &run };
-        let heap = if !self.judged.heap {
-            HeapFinding::off("heap = false")
-        } else {
-            analyze_heap(upto(self.heap), decided(self.heap))
-                .decided()
-                .expect("a series that spends the budget is decided")
+        let position = |resource: Resource| match resource {
+            Resource::Threads => self.threads,
+            Resource::Fds => self.fds,
+            _ => self.tasks,
         };
-        let count = |on: bool, n: Option<usize>, resource: Resource| {
-            if !on {
-                return CountFinding::off(&format!("{resource} = false"));
+        Findings::judged(
+            self.judged,
+            async_test,
+            || {
+                analyze_heap(upto(self.heap), decided(self.heap))
+                    .decided()
+                    .expect("a series that spends the budget is decided")
+            },
+            |resource| {
+                let n = position(resource);
+                analyze_count(upto(n), decided(n), resource)
+                    .decided()
+                    .expect("a series that spends the budget is decided")
+            },
+        )
+    }
+}
+
+impl Findings {
+    /// The findings from `heap` and `count` for the resources `judged`; the others are off.
+    fn judged(
+        judged: Judged,
+        async_test: bool,
+        heap: impl FnOnce() -> HeapFinding,
+        count: impl Fn(Resource) -> CountFinding,
+    ) -> Findings {
+        let count_if = |on: bool, resource: Resource| {
+            if on {
+                count(resource)
+            } else {
+                CountFinding::off(&format!("{resource} = false"))
             }
-            analyze_count(upto(n), decided(n), resource)
-                .decided()
-                .expect("a series that spends the budget is decided")
         };
         Findings {
-            heap,
-            threads: count(self.judged.threads, self.threads, Resource::Threads),
-            fds: count(self.judged.fds, self.fds, Resource::Fds),
+            heap: if judged.heap {
+                heap()
+            } else {
+                HeapFinding::off("heap = false")
+            },
+            threads: count_if(judged.threads, Resource::Threads),
+            fds: count_if(judged.fds, Resource::Fds),
             // Only async tests have tasks to judge (or to report as switched off).
-            tasks: async_test.then(|| count(self.judged.tasks, self.tasks, Resource::Tasks)),
+            tasks: async_test.then(|| count_if(judged.tasks, Resource::Tasks)),
         }
+    }
+
+    /// The findings of the single run of `runs = 1`: the baseline and one snapshot.
+    fn of_one_run(samples: &[Sample], judged: Judged, async_test: bool) -> Findings {
+        Findings::judged(
+            judged,
+            async_test,
+            || {
+                let (bytes, blocks) = heap_series(samples);
+                analyze::heap_of_one_run(&bytes, &blocks)
+            },
+            |resource| {
+                observed_series(samples, resource).map_or_else(CountFinding::unobserved, |counts| {
+                    analyze::count_of_one_run(&counts, resource)
+                })
+            },
+        )
     }
 }
 
@@ -611,10 +705,10 @@ fn analyze_heap(samples: &[Sample], plan: &Plan) -> Assessment<HeapFinding> {
 }
 
 fn analyze_count(samples: &[Sample], plan: &Plan, resource: Resource) -> Assessment<CountFinding> {
-    if samples.iter().any(|s| s.count(resource).is_none()) {
-        return Assessment::Decided(CountFinding::unobserved());
+    match observed_series(samples, resource) {
+        Some(counts) => analyze::count(&counts, plan, resource),
+        None => Assessment::Decided(CountFinding::unobserved()),
     }
-    analyze::count(&count_series(samples, resource), plan, resource)
 }
 
 fn heap_series(samples: &[Sample]) -> (Vec<u64>, Vec<u64>) {
@@ -624,11 +718,9 @@ fn heap_series(samples: &[Sample]) -> (Vec<u64>, Vec<u64>) {
         .unzip()
 }
 
-fn count_series(samples: &[Sample], resource: Resource) -> Vec<u32> {
-    samples
-        .iter()
-        .map(|s| s.count(resource).unwrap_or(0))
-        .collect()
+/// The counts of `resource` in the series; `None` when the platform does not observe it.
+fn observed_series(samples: &[Sample], resource: Resource) -> Option<Vec<u32>> {
+    samples.iter().map(|s| s.count(resource)).collect()
 }
 
 /// Waits, with backoff up to `bound`, until no other thread of the process is running.

@@ -13,6 +13,7 @@ mod heap;
 mod load;
 mod nextest;
 mod options;
+mod run_once;
 mod storage;
 mod tasks;
 mod threads;

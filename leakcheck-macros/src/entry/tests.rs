@@ -122,3 +122,36 @@ fn a_bad_signature_leaves_the_function_as_written_and_not_a_test() {
     };
     assert_eq!(f.sig.inputs.len(), 1);
 }
+
+#[test]
+fn runs_one_is_the_single_run_mode_and_other_values_are_refused() {
+    let (fns, errors) = expand(
+        quote!(runs = 1),
+        quote!(
+            fn once() {}
+        ),
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let body = squashed(&fns[0].0.block);
+    assert!(body.contains("Options::new().runs(1)"), "{body}");
+
+    for (args, message) in [
+        (quote!(runs = 2), "`runs` supports only `runs = 1`"),
+        (quote!(runs = 0), "`runs` supports only `runs = 1`"),
+        (
+            quote!(runs = 1, iterations = 4),
+            "`iterations` does not apply with `runs = 1`",
+        ),
+    ] {
+        let (_, errors) = expand(
+            args.clone(),
+            quote!(
+                fn once() {}
+            ),
+        );
+        assert!(
+            errors.len() == 1 && errors[0].contains(message),
+            "{args}: {errors:?}"
+        );
+    }
+}

@@ -298,3 +298,41 @@ fn doubling_steps_at_irregular_times_or_of_equal_size_are_not_confirmed() {
     assert_eq!(f.verdict, Verdict::Leak, "{}", f.evidence);
     assert!(f.evidence.contains("capacity doubling"), "{}", f.evidence);
 }
+
+#[test]
+fn one_run_leaving_a_thread_or_fd_is_a_leak_and_leaving_none_is_clean() {
+    let left = count_of_one_run(&[3, 4], Resource::Threads);
+    assert_eq!(
+        (left.verdict, left.net, left.increased_in),
+        (Verdict::Leak, 1, vec![1])
+    );
+    for counts in [[3, 3], [4, 3]] {
+        let none = count_of_one_run(&counts, Resource::Fds);
+        assert_eq!(
+            none.verdict,
+            Verdict::Clean,
+            "{counts:?}: {}",
+            none.evidence
+        );
+    }
+}
+
+#[test]
+fn one_run_of_heap_growth_is_suspicious_at_most() {
+    // However large: a lazy static looks exactly like this.
+    let grew = heap_of_one_run(&[1000, 1_000_000], &[10, 11]);
+    assert_eq!(grew.verdict, Verdict::Suspicious);
+    assert!(
+        grew.evidence
+            .contains("one run cannot tell a leak from lazy initialisation"),
+        "{}",
+        grew.evidence
+    );
+    // More blocks in fewer bytes is growth too, as in the repeated-run analysis.
+    assert_eq!(
+        heap_of_one_run(&[1000, 900], &[10, 12]).verdict,
+        Verdict::Suspicious
+    );
+    let flat = heap_of_one_run(&[1000, 1000], &[10, 9]);
+    assert_eq!(flat.verdict, Verdict::Clean, "{}", flat.evidence);
+}

@@ -60,6 +60,11 @@ pub enum ConfigError {
     ZeroTimeout,
     /// `worker_threads = 0`, which leaves no thread to run tasks.
     ZeroWorkerThreads,
+    /// `runs` other than 1: only the single-run mode is chosen by a number of runs.
+    UnsupportedRuns {
+        /// The value.
+        runs: usize,
+    },
 }
 
 /// What a setting's value must be.
@@ -144,6 +149,12 @@ impl fmt::Display for ConfigError {
             ConfigError::ZeroWorkerThreads => {
                 f.write_str("worker_threads = 0 leaves no thread to run tasks; give 1 or more")
             }
+            ConfigError::UnsupportedRuns { runs } => write!(
+                f,
+                "runs = {runs} is not supported: `runs = 1` runs the body once (for a test that \
+                 cannot run twice); otherwise leave `runs` unset and set `warmup` and \
+                 `iterations`"
+            ),
         }
     }
 }

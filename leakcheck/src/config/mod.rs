@@ -203,6 +203,8 @@ pub struct Options {
     pub flavor: Option<Flavor>,
     /// `worker_threads = N` (async tests on the multi-thread runtime)
     pub worker_threads: Option<usize>,
+    /// `runs = 1`: the single-run mode, for a body that cannot run twice
+    pub runs: Option<usize>,
 }
 
 impl Options {
@@ -227,6 +229,7 @@ impl Options {
         suppress_heap: &[],
         flavor: None,
         worker_threads: None,
+        runs: None,
     };
 
     /// No option written: every setting comes from the environment, `leakcheck.toml` or the
@@ -367,6 +370,14 @@ impl Options {
         self.worker_threads = Some(value);
         self
     }
+
+    /// How many times the body runs: `1` is the single-run mode (the only value besides the
+    /// default); see [`Config::single_run`].
+    #[must_use]
+    pub const fn runs(mut self, value: usize) -> Self {
+        self.runs = Some(value);
+        self
+    }
 }
 
 /// Fully resolved settings of one check.
@@ -407,6 +418,10 @@ pub struct Config {
     pub flavor: Flavor,
     /// Worker threads of the multi-thread runtime; `None`: tokio's default (one per core).
     pub worker_threads: Option<usize>,
+    /// `runs = 1`: the body runs exactly once, between two snapshots, for a test that cannot
+    /// run twice. Threads, fds and tasks it leaves behind are leaks; heap growth is suspicious at
+    /// most, since one run cannot tell a leak from lazy initialisation.
+    pub single_run: bool,
     /// The configuration file that was read, if any.
     pub file: Option<std::path::PathBuf>,
 }
@@ -431,6 +446,7 @@ impl Default for Config {
             suppress: Suppressions::default(),
             flavor: Flavor::CurrentThread,
             worker_threads: None,
+            single_run: false,
             file: None,
         }
     }
@@ -446,6 +462,16 @@ impl Config {
             Resource::Fds => self.fds,
             Resource::Tasks => self.tasks,
             _ => false,
+        }
+    }
+
+    /// How many times a check runs the body at least: warmup and the first round, or once in
+    /// the single-run mode.
+    pub(crate) fn min_runs(&self) -> usize {
+        if self.single_run {
+            1
+        } else {
+            self.warmup + self.iterations
         }
     }
 
@@ -592,6 +618,12 @@ impl Config {
             // The runtime's shape is part of what the test exercises: written on the test only.
             flavor: options.flavor.unwrap_or_default(),
             worker_threads: options.worker_threads,
+            // Whether a body can run twice is a property of that body: written on the test only.
+            single_run: match options.runs {
+                None => false,
+                Some(1) => true,
+                Some(runs) => return Err(ConfigError::UnsupportedRuns { runs }),
+            },
             file: file.map(|f| f.path.clone()),
         };
         config.validate()?;
@@ -698,5 +730,21 @@ mod tests {
         };
         let err = Config::resolve(&below, env_of(&[])).unwrap_err();
         assert!(err.to_string().contains("max_iterations = 5"), "{err}");
+    }
+
+    #[test]
+    fn runs_one_is_the_single_run_mode_and_other_values_are_refused() {
+        let c = Config::resolve(&Options::new().runs(1), env_of(&[])).unwrap();
+        assert!(c.single_run);
+        assert_eq!(c.min_runs(), 1);
+        let c = Config::resolve(&Options::NONE, env_of(&[])).unwrap();
+        assert!(!c.single_run);
+        assert_eq!(c.min_runs(), 10);
+        let err = Config::resolve(&Options::new().runs(3), env_of(&[])).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::UnsupportedRuns { runs: 3 }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("`runs = 1`"), "{err}");
     }
 }

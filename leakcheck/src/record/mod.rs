@@ -236,6 +236,9 @@ pub struct RecordConfig {
     /// The `leakcheck.toml` that was read, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// `runs = 1`: the body ran once, between two snapshots ([`Config::single_run`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub single_run: bool,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -280,6 +283,7 @@ impl From<&Config> for RecordConfig {
                 })
                 .collect(),
             file: c.file.as_ref().map(|p| p.display().to_string()),
+            single_run: c.single_run,
         }
     }
 }
