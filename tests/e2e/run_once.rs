@@ -176,3 +176,23 @@ fn a_lazy_static_filled_by_a_single_run_is_suspicious_not_a_leak() {
     );
     assert_eq!(record["figures"]["heap"], "suspicious", "{record:#}");
 }
+
+#[test]
+fn a_single_async_run_that_leaves_a_task_is_a_leak_and_its_twin_passes() {
+    let (run, dir) = run();
+    run.assert_failed_with(
+        "once_leaks_a_task",
+        &[
+            "leakcheck: `once_leaks_a_task` leaked",
+            "tasks    LEAK       +1 (+1.00 per iteration)",
+        ],
+    );
+    assert_eq!(
+        record_of(dir, "once_leaks_a_task")["figures"]["tasks"],
+        "leak"
+    );
+    passed(
+        "once_awaits_its_task",
+        &["tasks clean (+0)", "threads clean (+0)"],
+    );
+}
