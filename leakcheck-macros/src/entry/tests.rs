@@ -185,12 +185,13 @@ fn should_panic_hands_its_expected_message_to_the_runtime() {
         assert!(body.contains(expected), "{attr}: {body}");
     }
     // An async fn keeps the plain runner: its first panic ends the test.
-    let (fns, _) = expand(
+    let out = squashed(leak_test(
         quote!(),
         quote!(
             #[should_panic]
             async fn t() {}
         ),
-    );
-    assert!(!squashed(&fns[0].0.block).contains("run_should_panic_test"));
+    ));
+    assert!(out.contains("run_async_test("), "{out}");
+    assert!(!out.contains("run_should_panic_test"), "{out}");
 }
