@@ -112,6 +112,8 @@ pub fn leak_test(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[should_panic]`, `#[cfg]`) and items are kept as they are, and other test attributes
 /// (`#[tokio::test]`, `#[rstest]`) are left alone. It needs the module inline: stable Rust runs no
 /// attribute macro on `mod tests;` (a file of its own), which is a compile error.
+// The example shows `#[test]`s being converted: as in any doctest, they are compiled, not run.
+#[allow(clippy::test_attr_in_doctest)]
 #[proc_macro_attribute]
 pub fn leak_tests(args: TokenStream, item: TokenStream) -> TokenStream {
     module::leak_tests(args.into(), item.into()).into()
