@@ -43,7 +43,8 @@
 //! ```
 //!
 //! How verdicts are reached, the options and the environment variables are described in the
-//! README of the repository; the options of the attribute at [`leak_test`].
+//! README of the repository; the options of the attribute at [`leak_test`]. To convert a module
+//! of `#[test]`s at once, put [`leak_tests`] on it.
 //!
 //! # Features
 //!
