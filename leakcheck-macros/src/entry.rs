@@ -408,17 +408,22 @@ fn expand(func: ItemFn, options: Parsed) -> TokenStream {
             (quote!(run_async_test), requires)
         }
     };
-    // `#[should_panic]` on a plain fn: the panic is expected on every run, and the leak check
-    // runs over the panicking body (see `run_should_panic_test`).
+    // `#[should_panic]`: the panic is expected on every run, and the leak check runs over the
+    // panicking body (see `run_should_panic_test`).
     let (run, expected) = match should_panic(&attrs) {
-        Some(expected) if sig.asyncness.is_none() => {
+        Some(expected) => {
             let expected = match expected {
                 Some(lit) => quote!(::core::option::Option::Some(#lit)),
                 None => quote!(::core::option::Option::None),
             };
-            (quote!(run_should_panic_test), quote!(#expected,))
+            let run = if sig.asyncness.is_none() {
+                quote!(run_should_panic_test)
+            } else {
+                quote!(run_async_should_panic_test)
+            };
+            (run, quote!(#expected,))
         }
-        _ => (run, TokenStream::new()),
+        None => (run, TokenStream::new()),
     };
     quote! {
         #requires_tokio

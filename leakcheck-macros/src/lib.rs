@@ -67,10 +67,10 @@ use proc_macro::TokenStream;
 /// the harness as a function, so a body that compiles under `#[test]` compiles the same way
 /// (its inner attributes, `return`, `?`, labels and inference included).
 ///
-/// `#[should_panic]` (on a plain `fn`) means every run must panic, with the `expected` message
-/// if one is given; the panicking body is leak-checked like any other. A run that does not
+/// `#[should_panic]` means every run must panic, with the `expected` message if one is given;
+/// the panicking body (or `async fn`) is leak-checked like any other. A run that does not
 /// panic, or a leak, fails the test (libtest words that as "did not panic as expected", after
-/// leakcheck's own message). On an `async fn`, the first panic ends the test unchecked.
+/// leakcheck's own message).
 ///
 /// A pattern may be one string or a list; `*` matches any run of characters, `?` one character.
 /// A misspelt or mistyped option is a compile error on the offending tokens; the test is still

@@ -10,8 +10,11 @@ use crate::run::{self, BodyFailure};
 use crate::watchdog::{self, Fault, Watchdog};
 use std::fmt::Debug;
 use std::io::Write;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe, Location};
+use std::panic::resume_unwind;
 use std::time::Instant;
+
+mod should_panic;
+pub use should_panic::{run_async_should_panic_test, run_should_panic_test};
 
 /// Where the test was written; filled in by the macro.
 #[derive(Clone, Copy, Debug)]
@@ -57,59 +60,6 @@ pub fn run_test<R: BodyResult>(meta: TestMeta, options: Options, mut body: impl 
     run_measured(meta, options, &mut |config, test| {
         run::measure(config, test, &mut body)
     });
-}
-
-/// Runs one `#[should_panic]` `#[leak_test]`: the body must panic on every run (with a message
-/// containing `expected`, if given), and is leak-checked like any other, its panics caught.
-///
-/// libtest passes a `#[should_panic]` test that panics and fails one that returns, so the
-/// verdict is turned over at the end: a clean run panics (with `expected` in its message, for
-/// libtest's own check) and a failure (a leak, a run that did not panic or panicked with another
-/// message) returns, after saying why, and libtest reports it as "did not panic as expected".
-#[track_caller]
-pub fn run_should_panic_test<R: BodyResult>(
-    meta: TestMeta,
-    options: Options,
-    expected: Option<&'static str>,
-    mut body: impl FnMut() -> R,
-) {
-    let mut body = || match catch_unwind(AssertUnwindSafe(&mut body)) {
-        Err(payload) => match expected {
-            Some(expected) if !run::panic_message(payload.as_ref()).contains(expected) => {
-                Err(format!(
-                    "it panicked with \"{}\", and #[should_panic] expects a message containing \
-                     \"{expected}\"",
-                    run::panic_message(payload.as_ref())
-                ))
-            }
-            _ => Ok(()),
-        },
-        Ok(returned) => Err(match returned.into_result() {
-            Ok(()) => "it returned without panicking, and the test is #[should_panic]: a leak \
-                       test runs the body many times, and every run must panic"
-                .to_owned(),
-            Err(error) => format!("it returned {error} instead of panicking (#[should_panic])"),
-        }),
-    };
-    let caller = Location::caller();
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        run_measured(meta, options, &mut |config, test| {
-            run::measure(config, test, &mut body)
-        })
-    }));
-    match outcome {
-        Ok(()) => resume_unwind(Box::new(format!(
-            "leakcheck: every run of `{}` panicked as #[should_panic] expects{} and nothing leaked",
-            meta.fn_name,
-            expected.map_or_else(String::new, |e| format!(" (with \"{e}\")"))
-        ))),
-        // Already printed by the harness (the report, or the panic's message).
-        Err(_) => eprintln!(
-            "leakcheck: `{}` ({caller}) failed as a leak test, above; it is #[should_panic], so \
-             libtest reports the failure as \"test did not panic as expected\"",
-            meta.fn_name
-        ),
-    }
 }
 
 /// Measures a test's body under its settings: called only in the process that runs the body

@@ -95,7 +95,9 @@ pub mod _cargo_leakcheck_support {
 pub mod __private {
     pub use crate::__leak_test_requires_tokio as requires_tokio;
     pub use crate::config::{Flavor, Options, Suspicious};
-    pub use crate::entry::{run_should_panic_test, run_test, BodyResult, TestMeta};
+    pub use crate::entry::{
+        run_async_should_panic_test, run_should_panic_test, run_test, BodyResult, TestMeta,
+    };
     pub use crate::runtime::run_async_test;
 }
 

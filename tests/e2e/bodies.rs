@@ -36,16 +36,19 @@ fn should_panic_passes_when_every_run_panics_and_nothing_leaks() {
     let panics = run.section(test).matches("\nno such key\n").count();
     assert_eq!(runs, Some(panics), "{}", run.section(test));
     assert!(panics >= 10, "{}", run.section(test));
+    run.assert_passed_with(
+        "should_panic_async_clean",
+        &["leakcheck: `should_panic_async_clean` clean"],
+    );
 }
 
 #[test]
 fn should_panic_fails_on_a_leak_a_return_or_another_message() {
     let note = "is #[should_panic], so libtest reports the failure as";
     run().assert_failed_with("should_panic_but_leaks", &["leaked heap", note]);
-    run().assert_failed_with(
-        "should_panic_but_returns",
-        &["it returned without panicking", note],
-    );
+    for test in ["should_panic_but_returns", "should_panic_async_but_returns"] {
+        run().assert_failed_with(test, &["it returned without panicking", note]);
+    }
     run().assert_failed_with(
         "should_panic_with_another_message",
         &[

@@ -83,4 +83,11 @@ fn should_panic_name_value() {
     panic!("boom");
 }
 
+#[leak_test(iterations = 2)]
+#[should_panic(expected = "async boom")]
+async fn should_panic_async() {
+    std::future::ready(()).await;
+    panic!("async boom");
+}
+
 fn main() {}
