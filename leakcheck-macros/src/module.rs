@@ -53,10 +53,12 @@ fn convert(items: &mut [Item], module: &Options, krate: &TokenStream) {
     for item in items {
         match item {
             Item::Fn(func) => convert_fn(func, module, krate),
+            // A module with a `#[leak_tests]` of its own converts its tests with its options.
             Item::Mod(ItemMod {
+                attrs,
                 content: Some((_, items)),
                 ..
-            }) => convert(items, module, krate),
+            }) if !attrs.iter().any(|a| is_named(a, "leak_tests")) => convert(items, module, krate),
             _ => {}
         }
     }
@@ -73,7 +75,7 @@ fn convert_fn(func: &mut ItemFn, module: &Options, krate: &TokenStream) {
             .cloned()
             .collect()
     };
-    if let Some(attr) = func.attrs.iter_mut().find(|a| is_leak_test(a)) {
+    if let Some(attr) = func.attrs.iter_mut().find(|a| is_named(a, "leak_test")) {
         let own = match &attr.meta {
             Meta::Path(_) => Options::new(),
             // Options it cannot split are left to #[leak_test] to report, as written.
@@ -100,12 +102,10 @@ fn key(meta: &Meta) -> String {
     meta.path().to_token_stream().to_string()
 }
 
-/// `#[leak_test]` by any path: `leak_test`, `leakcheck::leak_test`, a renamed crate's.
-fn is_leak_test(attr: &Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == "leak_test")
+/// Whether `attr` is leakcheck's attribute `name` by any path (`leak_test`,
+/// `leakcheck::leak_test`, a renamed crate's).
+fn is_named(attr: &Attribute, name: &str) -> bool {
+    attr.path().segments.last().is_some_and(|s| s.ident == name)
 }
 
 #[cfg(test)]

@@ -104,3 +104,21 @@ fn anything_but_an_inline_module_is_an_error_kept_next_to_the_item() {
         assert!(out.contains(&squashed(item.clone())), "{item}: {out}");
     }
 }
+
+#[test]
+fn a_submodule_with_its_own_leak_tests_keeps_its_options() {
+    let out = squashed(leak_tests(
+        quote!(iterations = 4),
+        quote!(
+            mod outer {
+                #[leakcheck::leak_tests(iterations = 9)]
+                mod inner {
+                    #[test]
+                    fn t() {}
+                }
+            }
+        ),
+    ));
+    // Left for the inner attribute, which expands next with its own options.
+    assert!(out.contains("#[test]fnt(){}"), "{out}");
+}

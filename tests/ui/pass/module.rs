@@ -43,6 +43,13 @@ mod tests {
             assert_eq!(super::helper()[0], 1);
         }
     }
+
+    // Its own `#[leak_tests]` and options, not the outer module's.
+    #[leakcheck::leak_tests(iterations = 2)]
+    mod own_options {
+        #[test]
+        fn inside() {}
+    }
 }
 
 #[leakcheck::leak_tests(flavor = "multi_thread", worker_threads = 2, crate = "leakcheck")]
