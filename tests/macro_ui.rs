@@ -14,6 +14,9 @@
 //! marked line to get one: errors in the user's body must point at the body, not at the macro.
 //! That package has leakcheck's `tokio` feature (async pass cases); `without_the_tokio_feature`
 //! builds `tests/ui/without_tokio/` the same way against leakcheck without it.
+//!
+//! Pass cases of `#[leak_test]` bodies (`bodies.rs`) and of `#[leak_tests]` modules
+//! (`module.rs`) are built this way too; tests/e2e/bodies.rs runs them for real.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -34,6 +37,15 @@ fn test_mode() {
         &["tokio"],
         &["tests/ui/pass", "tests/ui/test_mode"],
     );
+}
+
+/// Bodies whose types are inferred from a later comparison (issue 16, point 1) compile as
+/// leak tests, and as plain tests next to them. They do not yet: see tests/ui/inference/.
+#[test]
+#[ignore = "blocked on leakcheck's serde_json dependency, whose `PartialEq<Value>` impls for \
+            primitives make these bodies ambiguous even under plain #[test]"]
+fn inference_sensitive_bodies() {
+    build_as_tests("macro-ui-inference", &[], &["tests/ui/inference"]);
 }
 
 /// An `async fn` test without leakcheck's `tokio` feature: one error, on the `async`, naming the

@@ -1,12 +1,11 @@
 //! Parsing of `#[leak_test(...)]` into options with spanned errors, and the expansion: a `#[test]`
-//! whose body is one call into `leakcheck::__private::run_test` with the original body as a
-//! closure.
+//! that holds the original function, unchanged, and hands it to `leakcheck::__private::run_test`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::parse::Parser;
 use syn::spanned::Spanned;
-use syn::{Attribute, ItemFn, LitBool, LitInt, LitStr, Path, ReturnType};
+use syn::{Attribute, ItemFn, LitBool, LitInt, LitStr, Path};
 
 /// The options `#[leak_test]` accepts, with the kind of value each takes.
 const OPTIONS: &[(&str, Kind)] = &[
@@ -43,7 +42,7 @@ const OPTIONS: &[(&str, Kind)] = &[
 ];
 
 /// Options that only make sense for an `async fn`.
-const ASYNC_ONLY: &[&str] = &["flavor", "worker_threads"];
+pub(crate) const ASYNC_ONLY: &[&str] = &["flavor", "worker_threads"];
 
 /// Options that count body runs, which `runs = 1` fixes at one.
 const REPEATED_RUNS: &[&str] = &["iterations", "warmup", "max_iterations"];
@@ -106,10 +105,10 @@ enum Value {
 }
 
 #[derive(Default)]
-struct Parsed {
+pub(crate) struct Parsed {
     /// Every option written but `crate`, with its key's span, in the order written.
     written: Vec<(&'static str, Span, Value)>,
-    krate: Option<Path>,
+    pub(crate) krate: Option<Path>,
 }
 
 impl Parsed {
@@ -128,7 +127,7 @@ impl Parsed {
     }
 }
 
-fn parse_options(args: TokenStream, errors: &mut Errors) -> Parsed {
+pub(crate) fn parse_options(args: TokenStream, errors: &mut Errors) -> Parsed {
     let mut parsed = Parsed::default();
     let mut seen: Vec<String> = Vec::new();
     let parser = syn::meta::parser(|meta| {
@@ -377,14 +376,21 @@ fn expand(func: ItemFn, options: Parsed) -> TokenStream {
         sig,
         block,
     } = func;
+    // Inner attributes (`#![allow(..)]` in the body) stay in the body; the rest go on the test.
+    let (inner_attrs, attrs): (Vec<_>, Vec<_>) = attrs
+        .into_iter()
+        .partition(|a| matches!(a.style, syn::AttrStyle::Inner(_)));
+    let body = ItemFn {
+        attrs: inner_attrs,
+        vis: syn::Visibility::Inherited,
+        sig,
+        block,
+    };
+    let sig = &body.sig;
     let krate = options
         .krate
         .map_or_else(|| quote!(::leakcheck), |p| p.into_token_stream());
     let name = &sig.ident;
-    let ret = match &sig.output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) => ty.to_token_stream(),
-    };
     // One builder call per option, named after it (`timeout` is in seconds) and spanned on the
     // value written: a value of the wrong type is reported there.
     let calls = options.written.iter().map(|(key, _, value)| {
@@ -416,14 +422,13 @@ fn expand(func: ItemFn, options: Parsed) -> TokenStream {
         quote_spanned!(span=> .#method(#arg))
     });
     let line = quote_spanned!(name.span()=> ::core::line!());
-    // An `async fn` keeps its signature as an inner function, so that `?` and the return type
-    // work as written; each iteration awaits a fresh future of it on the test's runtime.
-    let (run, body, requires_tokio) = match &sig.asyncness {
-        None => (
-            quote!(run_test),
-            quote!(|| -> #ret #block),
-            TokenStream::new(),
-        ),
+    // The body stays a function with the test's own signature, nested in the test and handed
+    // to the runtime as a fn item: it is type-checked on its own, exactly as under `#[test]`
+    // (as a closure argument of a generic function, inference would change), and `?`, `return`
+    // and the return type work as written. An `async fn` likewise: each iteration awaits a fresh
+    // future of it on the test's runtime.
+    let (run, requires_tokio) = match &sig.asyncness {
+        None => (quote!(run_test), TokenStream::new()),
         Some(asyncness) => {
             // Outside the test function, which non-test builds delete before expanding it.
             // leakcheck drops the error when its `tokio` feature is on.
@@ -437,15 +442,32 @@ fn expand(func: ItemFn, options: Parsed) -> TokenStream {
                     ::core::compile_error! { #message }
                 }
             };
-            let inner = quote!(#sig #block);
-            (quote!(run_async_test), quote!({ #inner #name }), requires)
+            (quote!(run_async_test), requires)
         }
+    };
+    // `#[should_panic]`: the panic is expected on every run, and the leak check runs over the
+    // panicking body (see `run_should_panic_test`).
+    let (run, expected) = match should_panic(&attrs) {
+        Some(expected) => {
+            let expected = match expected {
+                Some(lit) => quote!(::core::option::Option::Some(#lit)),
+                None => quote!(::core::option::Option::None),
+            };
+            let run = if sig.asyncness.is_none() {
+                quote!(run_should_panic_test)
+            } else {
+                quote!(run_async_should_panic_test)
+            };
+            (run, quote!(#expected,))
+        }
+        None => (run, TokenStream::new()),
     };
     quote! {
         #requires_tokio
         #(#attrs)*
         #[::core::prelude::v1::test]
         #vis fn #name() {
+            #body
             #krate::__private::#run(
                 #krate::__private::TestMeta {
                     fn_name: ::core::stringify!(#name),
@@ -456,25 +478,54 @@ fn expand(func: ItemFn, options: Parsed) -> TokenStream {
                     manifest_dir: ::core::option_env!("CARGO_MANIFEST_DIR"),
                 },
                 #krate::__private::Options::new() #(#calls)*,
-                #body,
+                #expected
+                #name,
             )
         }
     }
 }
 
+/// `Some(expected)` when the function is `#[should_panic]`: the `expected` message, if one is
+/// given (`#[should_panic(expected = "..")]` or `#[should_panic = ".."]`). A malformed one is
+/// libtest's to report, and is treated as having none.
+fn should_panic(attrs: &[Attribute]) -> Option<Option<LitStr>> {
+    let attr = attrs.iter().find(|a| a.path().is_ident("should_panic"))?;
+    let expected = match &attr.meta {
+        syn::Meta::NameValue(nv) => match &nv.value {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(lit),
+                ..
+            }) => Some(lit.clone()),
+            _ => None,
+        },
+        syn::Meta::List(_) => {
+            let mut expected = None;
+            let _ = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("expected") {
+                    expected = Some(meta.value()?.parse::<LitStr>()?);
+                }
+                Ok(())
+            });
+            expected
+        }
+        syn::Meta::Path(_) => None,
+    };
+    Some(expected)
+}
+
 /// Errors collected while parsing, emitted together as `compile_error!`s.
 #[derive(Default)]
-struct Errors(Option<syn::Error>);
+pub(crate) struct Errors(Option<syn::Error>);
 
 impl Errors {
-    fn push(&mut self, e: syn::Error) {
+    pub(crate) fn push(&mut self, e: syn::Error) {
         match &mut self.0 {
             Some(all) => all.combine(e),
             None => self.0 = Some(e),
         }
     }
 
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_none()
     }
 }
@@ -487,7 +538,7 @@ impl ToTokens for Errors {
     }
 }
 
-fn first_span(item: &TokenStream) -> Span {
+pub(crate) fn first_span(item: &TokenStream) -> Span {
     item.clone()
         .into_iter()
         .next()

@@ -12,11 +12,13 @@
 //! # fn main() {}
 //! ```
 //!
-//! The options are listed at [`leak_test`].
+//! The options are listed at [`leak_test`]. [`leak_tests`] on an inline module turns every
+//! `#[test]` in it into a leak test.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod entry;
+mod module;
 
 use proc_macro::TokenStream;
 
@@ -62,10 +64,58 @@ use proc_macro::TokenStream;
 /// | `runs = 1` | unset | single-run mode for a body that cannot run twice: one run between two snapshots; threads, fds and tasks left behind are leaks, heap growth is suspicious at most |
 /// | `crate = "path"` | `leakcheck` | where the leakcheck crate is, if it was renamed |
 ///
+/// The function stays as written: it is nested, unchanged, in the generated test and handed to
+/// the harness as a function, so a body that compiles under `#[test]` compiles the same way
+/// (its inner attributes, `return`, `?`, labels and inference included).
+///
+/// `#[should_panic]` means every run must panic, with the `expected` message if one is given;
+/// the panicking body (or `async fn`) is leak-checked like any other. A run that does not
+/// panic, or a leak, fails the test (libtest words that as "did not panic as expected", after
+/// leakcheck's own message).
+///
 /// A pattern may be one string or a list; `*` matches any run of characters, `?` one character.
 /// A misspelt or mistyped option is a compile error on the offending tokens; the test is still
 /// emitted (with the defaults), so editors keep showing and running it.
 #[proc_macro_attribute]
 pub fn leak_test(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::leak_test(args.into(), item.into()).into()
+}
+
+/// Makes every `#[test]` in an inline module a `#[leak_test]`, with the options given here:
+///
+/// ```
+/// leakcheck::global_allocator!();
+///
+/// #[leakcheck::leak_tests(iterations = 4)]
+/// mod tests {
+///     #[test]
+///     fn fills_a_buffer() {
+///         assert_eq!(vec![0u8; 64].len(), 64);
+///     }
+///
+///     // Its own options win; the module's fill in the rest (here `iterations = 4`).
+///     #[leakcheck::leak_test(threads = false)]
+///     fn spawns_a_worker() {
+///         std::thread::spawn(|| {}).join().unwrap();
+///     }
+///
+///     mod nested {
+///         #[test]
+///         #[ignore = "slow"]
+///         fn also_a_leak_test() {}
+///     }
+/// }
+/// # fn main() {}
+/// ```
+///
+/// It takes the options of [`leak_test`]; `flavor` and `worker_threads` go to its `async fn`
+/// tests only. Inline submodules are converted too; other attributes (`#[ignore]`,
+/// `#[should_panic]`, `#[cfg]`) and items are kept as they are, and other test attributes
+/// (`#[tokio::test]`, `#[rstest]`) are left alone. It needs the module inline: stable Rust runs no
+/// attribute macro on `mod tests;` (a file of its own), which is a compile error.
+// The example shows `#[test]`s being converted: as in any doctest, they are compiled, not run.
+#[allow(clippy::test_attr_in_doctest)]
+#[proc_macro_attribute]
+pub fn leak_tests(args: TokenStream, item: TokenStream) -> TokenStream {
+    module::leak_tests(args.into(), item.into()).into()
 }

@@ -13,6 +13,9 @@ use std::io::Write;
 use std::panic::resume_unwind;
 use std::time::Instant;
 
+mod should_panic;
+pub use should_panic::{run_async_should_panic_test, run_should_panic_test};
+
 /// Where the test was written; filled in by the macro.
 #[derive(Clone, Copy, Debug)]
 pub struct TestMeta {

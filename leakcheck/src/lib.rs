@@ -43,7 +43,8 @@
 //! ```
 //!
 //! How verdicts are reached, the options and the environment variables are described in the
-//! README of the repository; the options of the attribute at [`leak_test`].
+//! README of the repository; the options of the attribute at [`leak_test`]. To convert a module
+//! of `#[test]`s at once, put [`leak_tests`] on it.
 //!
 //! # Features
 //!
@@ -72,7 +73,7 @@ pub use config::{
     CONFIG_FILE_NAME,
 };
 pub use leakcheck_alloc::{counters, global_allocator, is_installed, Counters, CountingAlloc};
-pub use leakcheck_macros::leak_test;
+pub use leakcheck_macros::{leak_test, leak_tests};
 pub use leakcheck_probe::{FdInfo, FdKind, Frame, Resource, ThreadInfo};
 pub use report::{BudgetBreach, Finding, Report, SuppressedItem, TestId};
 pub use run::Check;
@@ -94,7 +95,9 @@ pub mod _cargo_leakcheck_support {
 pub mod __private {
     pub use crate::__leak_test_requires_tokio as requires_tokio;
     pub use crate::config::{Flavor, Options, Suspicious};
-    pub use crate::entry::{run_test, BodyResult, TestMeta};
+    pub use crate::entry::{
+        run_async_should_panic_test, run_should_panic_test, run_test, BodyResult, TestMeta,
+    };
     pub use crate::runtime::run_async_test;
 }
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 mod failure;
 
-pub(crate) use failure::{BodyFailure, Cause};
+pub(crate) use failure::{panic_message, BodyFailure, Cause};
 
 /// A leak check to run on a closure: the function API behind `#[leak_test]`, for custom
 /// harnesses, benchmarks or `main`.

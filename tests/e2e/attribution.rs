@@ -104,7 +104,7 @@ fn tracing_survives_threads_that_allocate_meanwhile() {
         &[
             "leaked heap",
             "+ 3 traced to find where",
-            "1 block / 32 B        at tracing::leaks_while_its_threads_allocate::{{closure}} (tests/tracing.rs:26)",
+            "1 block / 32 B        at tracing::leaks_while_its_threads_allocate::leaks_while_its_threads_allocate (tests/tracing.rs:26)",
         ],
     );
 }

@@ -283,8 +283,10 @@ fn parse_libtest(output: &str) -> Parsed {
     let mut sections = BTreeMap::new();
     let mut current: Option<(String, String)> = None;
     for line in output.lines() {
-        if let Some(rest) = line.strip_prefix("test ") {
+        // Inside a test's captured output, a `test ... ok` line is its child's, relayed.
+        if let Some(rest) = line.strip_prefix("test ").filter(|_| current.is_none()) {
             if let Some((name, result)) = rest.rsplit_once(" ... ") {
+                let name = name.strip_suffix(" - should panic").unwrap_or(name);
                 let outcome = match result.trim() {
                     "ok" => Some(Outcome::Passed),
                     "FAILED" => Some(Outcome::Failed),

@@ -25,7 +25,7 @@ fn box_leak_of_one_byte() {
     assert_heap_leak(
         "box_leak_one_byte",
         "+1.0 B / +1.00 blocks per iteration",
-        "1 block / 1 B         at heap_leaks::box_leak_one_byte::{{closure}} (tests/heap_leaks.rs:14)",
+        "1 block / 1 B         at heap_leaks::box_leak_one_byte::box_leak_one_byte (tests/heap_leaks.rs:14)",
     );
 }
 
@@ -34,7 +34,7 @@ fn mem_forget() {
     assert_heap_leak(
         "mem_forget_a_vec",
         "+100.0 B / +1.00 blocks per iteration",
-        "1 block / 100 B       at heap_leaks::mem_forget_a_vec::{{closure}} (tests/heap_leaks.rs:19)",
+        "1 block / 100 B       at heap_leaks::mem_forget_a_vec::mem_forget_a_vec (tests/heap_leaks.rs:19)",
     );
 }
 
@@ -43,7 +43,7 @@ fn growing_global_map() {
     assert_heap_leak(
         "growing_global_map",
         "+1.00 blocks per iteration",
-        "at heap_leaks::growing_global_map::{{closure}} (tests/heap_leaks.rs:29)",
+        "at heap_leaks::growing_global_map::growing_global_map (tests/heap_leaks.rs:29)",
     );
 }
 
@@ -63,7 +63,7 @@ fn rc_cycle() {
     assert_heap_leak(
         "rc_cycle",
         "+4.00 blocks per iteration",
-        "4 blocks / 176 B      at heap_leaks::rc_cycle::{{closure}} (tests/heap_leaks.rs:47)",
+        "4 blocks / 176 B      at heap_leaks::rc_cycle::rc_cycle (tests/heap_leaks.rs:47)",
     );
 }
 
@@ -75,7 +75,7 @@ fn callback_registry() {
         "callback_registry",
         "+2.00 blocks per iteration",
         "at leakcheck_fixture_controls::register_listener (src/lib.rs:12)\n                          \
-         ← heap_leaks::callback_registry::{{closure}} (tests/heap_leaks.rs:54)",
+         ← heap_leaks::callback_registry::callback_registry (tests/heap_leaks.rs:54)",
     );
 }
 
@@ -85,7 +85,7 @@ fn allocation_made_on_another_thread() {
     assert_heap_leak(
         "allocation_made_on_another_thread",
         "+1.00 blocks per iteration",
-        "1 block / 512 B       at heap_leaks::allocation_made_on_another_thread::{{closure}}::{{closure}} (tests/heap_leaks.rs:61)",
+        "1 block / 512 B       at heap_leaks::allocation_made_on_another_thread::allocation_made_on_another_thread::{{closure}} (tests/heap_leaks.rs:61)",
     );
     let run = cargo_test("heap_leaks", &["--test-threads=4"]);
     assert!(run
@@ -98,7 +98,7 @@ fn intermittent_four_kib_every_other_iteration() {
     assert_heap_leak(
         "four_kib_every_other_iteration",
         "+2048.0 B / +0.50 blocks per iteration",
-        "0.5 blocks / 2048 B   at heap_leaks::four_kib_every_other_iteration::{{closure}} (tests/heap_leaks.rs:70)",
+        "0.5 blocks / 2048 B   at heap_leaks::four_kib_every_other_iteration::four_kib_every_other_iteration (tests/heap_leaks.rs:70)",
     );
 }
 

@@ -5,6 +5,7 @@
 mod fixture;
 
 mod attribution;
+mod bodies;
 mod clean;
 mod failures;
 mod faults_nextest;

@@ -16,7 +16,7 @@ fn assert_thread_leak(test: &str, thread_name: &str, blocked_in: &str) {
             &format!("{thread_name:<16} sleeping in "),
             blocked_in,
             // Found from the allocations std made to spawn each thread.
-            &format!(", spawned at thread_leaks::{test}::{{{{closure}}}} (tests/thread_leaks.rs:"),
+            &format!(", spawned at thread_leaks::{test}::{test} (tests/thread_leaks.rs:"),
         ],
     );
     let listed = run.section(test).matches(thread_name).count();

@@ -155,3 +155,75 @@ fn runs_one_is_the_single_run_mode_and_other_values_are_refused() {
         );
     }
 }
+
+#[test]
+fn the_body_is_a_nested_fn_with_its_own_signature_and_inner_attributes() {
+    let (fns, errors) = expand(
+        quote!(),
+        quote!(
+            /// Doc.
+            #[allow(unused)]
+            fn t() -> Result<(), String> {
+                #![allow(unused_variables)]
+                let x = 1;
+                Ok(())
+            }
+        ),
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let (test, _) = &fns[0];
+    // The test itself takes the outer attributes and returns `()`.
+    assert_eq!(squashed(&test.sig), "fnt()");
+    assert!(test
+        .attrs
+        .iter()
+        .all(|a| matches!(a.style, syn::AttrStyle::Outer)));
+    let inner = test
+        .block
+        .stmts
+        .iter()
+        .find_map(|s| match s {
+            syn::Stmt::Item(Item::Fn(f)) => Some(f),
+            _ => None,
+        })
+        .expect("a nested fn");
+    assert_eq!(squashed(&inner.sig), "fnt()->Result<(),String>");
+    assert!(matches!(inner.attrs[..], [ref a] if matches!(a.style, syn::AttrStyle::Inner(_))));
+    let body = squashed(&test.block);
+    assert!(body.contains("run_test("), "{body}");
+    assert!(
+        body.ends_with(",t,)}"),
+        "the fn itself is handed over: {body}"
+    );
+}
+
+#[test]
+fn should_panic_hands_its_expected_message_to_the_runtime() {
+    for (attr, expected) in [
+        (quote!(#[should_panic]), "::core::option::Option::None"),
+        (
+            quote!(#[should_panic(expected = "boom")]),
+            "::core::option::Option::Some(\"boom\")",
+        ),
+        (
+            quote!(#[should_panic = "boom"]),
+            "::core::option::Option::Some(\"boom\")",
+        ),
+    ] {
+        let (fns, errors) = expand(quote!(), quote!(#attr fn t() { panic!("boom") }));
+        assert!(errors.is_empty(), "{errors:?}");
+        let body = squashed(&fns[0].0.block);
+        let call = "run_should_panic_test(";
+        assert!(body.contains(call), "{attr}: {body}");
+        assert!(body.contains(expected), "{attr}: {body}");
+    }
+    // An async fn has its own: each run's future is polled with its panics caught.
+    let out = squashed(leak_test(
+        quote!(),
+        quote!(
+            #[should_panic]
+            async fn t() {}
+        ),
+    ));
+    assert!(out.contains("run_async_should_panic_test("), "{out}");
+}
