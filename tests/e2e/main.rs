@@ -13,6 +13,7 @@ mod heap;
 mod load;
 mod nextest;
 mod options;
+mod output;
 mod storage;
 mod tasks;
 mod threads;
