@@ -14,6 +14,7 @@ mod heap;
 mod load;
 mod nextest;
 mod options;
+mod output;
 mod run_once;
 mod storage;
 mod tasks;
