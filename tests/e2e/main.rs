@@ -6,6 +6,7 @@ mod fixture;
 
 mod attribution;
 mod clean;
+mod convert;
 mod failures;
 mod faults_nextest;
 mod fds;
