@@ -535,14 +535,19 @@ impl<'a> Locator<'a> {
         &rest[..rest.find('\n').unwrap_or(rest.len())]
     }
 
-    /// `start..end` widened to whole lines (with the newline) when nothing else is on them.
+    /// `start..end` widened to whole lines (with the newline) when nothing else is on them, else
+    /// to the blanks after it.
     fn whole_lines(&self, start: usize, end: usize) -> (usize, usize) {
         let rest = self.rest_of_line(end);
         if self.alone(start) && rest.trim().is_empty() {
             let newline = usize::from(end + rest.len() < self.text.len());
             return (self.line_start(start), end + rest.len() + newline);
         }
-        (start, end)
+        // Next to other code on the line: the attribute and the blanks after it.
+        (
+            start,
+            end + rest.len() - rest.trim_start_matches([' ', '\t']).len(),
+        )
     }
 }
 
