@@ -16,7 +16,7 @@ mod triage;
 #[cfg(test)]
 mod tests;
 
-use crate::locate::{absolute, Workspace};
+use crate::locate::{absolute, cargo_metadata, Workspace};
 use crate::test_run::{self, TestArgs};
 use crate::{shown, CliError, LeakcheckExitCode};
 use leakcheck::record;
@@ -25,7 +25,6 @@ use source::{CrateKind, Sources};
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Arguments of `convert`.
@@ -198,23 +197,7 @@ fn run_suite(
 
 /// The workspace's packages with their test crates, from `cargo metadata`.
 fn packages() -> Result<Vec<Package>, CliError> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps"])
-        .output()
-        .map_err(|source| CliError::Spawn {
-            program: "cargo metadata".into(),
-            source,
-        })?;
-    if !out.status.success() {
-        return Err(CliError::NotInWorkspace {
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        });
-    }
-    let meta: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| CliError::Metadata {
-            problem: format!("not JSON: {e}"),
-        })?;
+    let meta = cargo_metadata()?;
     let packages = meta["packages"]
         .as_array()
         .ok_or_else(|| CliError::Metadata {
