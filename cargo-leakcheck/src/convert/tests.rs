@@ -296,3 +296,46 @@ fn each_test_that_did_not_pass_gets_its_step() {
         "leakcheck: convert: 1 of 1 leak tests passed; nothing left to do\n"
     );
 }
+
+#[test]
+fn the_test_crates_of_a_package_come_from_its_targets() {
+    let meta = serde_json::json!({
+        "name": "p", "manifest_path": "/w/p/Cargo.toml",
+        "targets": [
+            {"kind": ["lib"], "src_path": "/w/p/src/lib.rs", "test": true},
+            {"kind": ["bin"], "src_path": "/w/p/src/main.rs", "test": true},
+            {"kind": ["bin"], "src_path": "/w/p/src/bin/tool.rs", "test": false},
+            {"kind": ["test"], "src_path": "/w/p/tests/api.rs", "test": true},
+            {"kind": ["example"], "src_path": "/w/p/examples/e.rs", "test": false},
+            {"kind": ["bench"], "src_path": "/w/p/benches/b.rs", "test": false},
+            {"kind": ["custom-build"], "src_path": "/w/p/build.rs", "test": false}
+        ]
+    });
+    let package = super::package_of(&meta).unwrap();
+    let crates: Vec<(&str, CrateKind)> = package
+        .crates
+        .iter()
+        .map(|(p, k)| (p.to_str().unwrap(), *k))
+        .collect();
+    assert_eq!(
+        crates,
+        [
+            ("/w/p/src/lib.rs", UNIT),
+            ("/w/p/src/main.rs", UNIT),
+            ("/w/p/tests/api.rs", INTEGRATION)
+        ]
+    );
+    let two = [
+        package.clone(),
+        super::Package {
+            name: "q".into(),
+            ..package
+        },
+    ];
+    assert_eq!(super::select(&two, Some("q")).unwrap().name, "q");
+    let err = super::select(&two, Some("nope")).unwrap_err();
+    assert!(err.to_string().contains("no package of that name"), "{err}");
+    // The current directory (this crate's) is in neither: a name is needed.
+    let err = super::select(&two, None).unwrap_err();
+    assert!(err.to_string().contains("--package NAME"), "{err}");
+}
