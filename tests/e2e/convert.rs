@@ -143,6 +143,13 @@ fn convert_checks_rewrites_once_and_lists_what_cannot_run_twice() {
     let plain = run_in(&dir, &cargo, &plain_args, &records);
     assert!(plain.status.success(), "{}", shown(&plain));
 
+    let fmt = run_in(&dir, &cargo, &["fmt", "--check"], &records);
+    assert!(
+        fmt.status.success(),
+        "the fixture is formatted: {}",
+        shown(&fmt)
+    );
+
     // --check: exit 1, each file listed with what would change, nothing written.
     let check = convert(&dir, &["--check"], &records);
     let said = stdout(&check);
@@ -179,8 +186,8 @@ fn convert_checks_rewrites_once_and_lists_what_cannot_run_twice() {
     // Exact texts: everything but the edits is byte for byte what it was.
     let expected = was("tests/own_allocator.rs")
         .replace(
-            "use std::sync::atomic::{AtomicUsize, Ordering};\n",
-            "use std::sync::atomic::{AtomicUsize, Ordering};\nuse leakcheck::leak_test;\n",
+            "use std::alloc::",
+            "use leakcheck::leak_test;\nuse std::alloc::",
         )
         .replace("#[global_allocator]\n", "")
         .replace(
@@ -259,6 +266,10 @@ fn convert_checks_rewrites_once_and_lists_what_cannot_run_twice() {
         panics.len() == 1 && panics[0].contains("indexing_past_the_end_panics"),
         "{said}"
     );
+
+    // Formatted as rustfmt would have it, as the fixture was.
+    let fmt = run_in(&dir, &cargo, &["fmt", "--check"], &records);
+    assert!(fmt.status.success(), "{}", shown(&fmt));
 
     // A second conversion changes nothing.
     let again = convert(&dir, &["--no-run"], &records);

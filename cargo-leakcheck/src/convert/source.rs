@@ -311,8 +311,13 @@ impl Walk<'_> {
     fn module(&mut self, items: &[Item], ctx: &Ctx) {
         let mut converted = 0;
         let mut imported = false;
-        let mut last_use = None;
+        // The module's last group of `use`s (a blank line or another item ends a group).
+        let mut uses: Vec<(usize, usize, SortKey)> = Vec::new();
+        let mut group_ended = false;
         for item in items {
+            if !matches!(item, Item::Use(_)) {
+                group_ended = true;
+            }
             match item {
                 Item::Fn(f) => {
                     let mut leak_test = f.attrs.iter().any(is_leak_test);
@@ -337,7 +342,15 @@ impl Walk<'_> {
                 }
                 Item::Mod(m) => self.child_module(m, ctx),
                 Item::Use(u) => {
-                    last_use = Some(self.at.offset(item.span().end()));
+                    let (start, end) = self.at.range(item.span());
+                    let gap = uses
+                        .last()
+                        .map_or("", |&(_, prev, _)| &self.at.text[prev..start]);
+                    if group_ended || gap.matches('\n').count() > 1 {
+                        uses.clear();
+                    }
+                    group_ended = false;
+                    uses.push((start, end, sort_key(&u.tree, u.leading_colon.is_some())));
                     imported |= names_leak_test(&u.tree);
                 }
                 Item::Static(s) => {
@@ -373,7 +386,7 @@ impl Walk<'_> {
             }
         }
         if converted > 0 && !imported {
-            self.add_import(items, last_use);
+            self.add_import(items, &uses);
         }
     }
 
@@ -419,10 +432,21 @@ impl Walk<'_> {
         self.queue.push((file, inner));
     }
 
-    /// `use leakcheck::leak_test;` after the module's last `use`, or before its first item.
-    fn add_import(&mut self, items: &[Item], last_use: Option<usize>) {
+    /// `use leakcheck::leak_test;` in the module's last group of `use`s where rustfmt would sort
+    /// it, or before the module's first item.
+    fn add_import(&mut self, items: &[Item], uses: &[(usize, usize, SortKey)]) {
         const USE: &str = "use leakcheck::leak_test;";
-        if let Some(end) = last_use {
+        let ours = sort_key(&syn::parse_quote!(leakcheck::leak_test), false);
+        let after = uses
+            .iter()
+            .find(|(start, _, key)| *key > ours && self.at.alone(*start));
+        if let Some(&(start, _, _)) = after {
+            let indent = self.at.indent(start).to_owned();
+            let line_start = self.at.line_start(start);
+            self.insert(line_start, format!("{indent}{USE}\n"), EditKind::Import, 1);
+            return;
+        }
+        if let Some(&(_, end, _)) = uses.last() {
             let indent = self.at.indent(end).to_owned();
             let rest = self.at.rest_of_line(end);
             let trimmed = rest.trim();
@@ -600,6 +624,45 @@ fn path_attr(attr: &Attribute) -> Option<String> {
             ..
         }) => Some(s.value()),
         _ => None,
+    }
+}
+
+/// How rustfmt orders a `use` (its default, "2015/2021" style): by path segment, `self`,
+/// `super` and `crate` first, then a leading `::`, then names, lowercase before uppercase, then
+/// globs and groups.
+type SortKey = Vec<(u8, bool, String)>;
+
+fn sort_key(tree: &UseTree, leading_colon: bool) -> SortKey {
+    let mut key = Vec::new();
+    let mut tree = tree;
+    loop {
+        let ident = match tree {
+            UseTree::Path(p) => &p.ident,
+            UseTree::Name(n) => &n.ident,
+            UseTree::Rename(r) => &r.ident,
+            UseTree::Glob(_) => {
+                key.push((5, false, "*".to_owned()));
+                return key;
+            }
+            UseTree::Group(_) => {
+                key.push((6, false, "{".to_owned()));
+                return key;
+            }
+        };
+        let name = ident.to_string();
+        let class = match name.as_str() {
+            "self" => 0,
+            "super" => 1,
+            "crate" => 2,
+            _ if key.is_empty() && leading_colon => 3,
+            _ => 4,
+        };
+        let upper = name.starts_with(|c: char| c.is_uppercase());
+        key.push((class, upper, name));
+        match tree {
+            UseTree::Path(p) => tree = &p.tree,
+            _ => return key,
+        }
     }
 }
 

@@ -64,15 +64,27 @@ fn an_inline_module_on_one_line_keeps_its_line() {
 fn only_the_word_test_changes_and_comments_stay() {
     // Spacing inside the attribute, comments around it, and a multi-byte character before it
     // on the same line (columns count characters, edits count bytes).
-    let file = "\u{feff}//! Docs.\n\nuse std::fmt; // keep me\n\n/* é */ #[ test ] // why\n\
+    let file = "\u{feff}//! Docs.\n\nuse core::fmt; // keep me\n\n/* é */ #[ test ] // why\n\
                 #[ignore]\nfn a() { let _ = fmt::Error; }\n";
     let dir = crate_dir("spacing", &[("tests/a.rs", file)]);
     let out = convert_twice(&dir, &[("tests/a.rs", INTEGRATION)]);
     assert_eq!(
         out["tests/a.rs"],
-        "\u{feff}//! Docs.\n\nleakcheck::global_allocator!();\n\nuse std::fmt; // keep me\n\
+        "\u{feff}//! Docs.\n\nleakcheck::global_allocator!();\n\nuse core::fmt; // keep me\n\
          use leakcheck::leak_test;\n\n/* é */ #[ leak_test ] // why\n#[ignore]\n\
          fn a() { let _ = fmt::Error; }\n"
+    );
+}
+
+#[test]
+fn the_use_goes_where_rustfmt_sorts_it_in_the_last_group() {
+    let file = "use zeta::z;\n\nuse super::*;\nuse crate::a;\nuse ::abs::b;\nuse std::fmt;\nuse Foo::Bar;\n\n#[test]\nfn t() {}\n";
+    let dir = crate_dir("sorted", &[("tests/t.rs", file)]);
+    let out = convert_twice(&dir, &[("tests/t.rs", INTEGRATION)]);
+    assert!(
+        out["tests/t.rs"].contains("use ::abs::b;\nuse leakcheck::leak_test;\nuse std::fmt;\n"),
+        "{}",
+        out["tests/t.rs"]
     );
 }
 
