@@ -273,13 +273,19 @@ impl Sources {
             let mut text = String::with_capacity(file.text.len() + 256);
             let mut pos = 0;
             let count = |kind| file.edits.iter().filter(|e| e.kind == kind).count();
+            // Added lines end as the file's lines do.
+            let newline = if file.text.contains("\r\n") {
+                "\r\n"
+            } else {
+                "\n"
+            };
             for edit in &file.edits {
                 // Overlapping edits cannot come from one parse; skip rather than corrupt.
                 if edit.start < pos {
                     continue;
                 }
                 text.push_str(&file.text[pos..edit.start]);
-                text.push_str(&edit.text);
+                text.push_str(&edit.text.replace('\n', newline));
                 pos = edit.end;
             }
             text.push_str(&file.text[pos..]);

@@ -89,6 +89,18 @@ fn the_use_goes_where_rustfmt_sorts_it_in_the_last_group() {
 }
 
 #[test]
+fn a_file_with_crlf_line_ends_gets_crlf_lines() {
+    let file = "use std::fmt;\r\n\r\n#[global_allocator]\r\nstatic A: std::alloc::System = std::alloc::System;\r\n\r\n#[test]\r\nfn t() {}\r\n";
+    let dir = crate_dir("crlf", &[("tests/t.rs", file)]);
+    let out = convert_twice(&dir, &[("tests/t.rs", INTEGRATION)]);
+    assert_eq!(
+        out["tests/t.rs"],
+        "use leakcheck::leak_test;\r\nuse std::fmt;\r\n\r\nstatic A: std::alloc::System = std::alloc::System;\r\n\
+         leakcheck::global_allocator!(A);\r\n\r\n#[leak_test]\r\nfn t() {}\r\n"
+    );
+}
+
+#[test]
 fn a_global_allocator_of_a_library_is_kept_for_normal_builds() {
     let lib = "struct A;\n\n#[global_allocator]\nstatic ALLOC: A = A;\n\n\
                #[cfg(test)]\nmod tests {\n    #[test]\n    fn t() {}\n}\n";
