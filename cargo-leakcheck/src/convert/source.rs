@@ -77,7 +77,7 @@ pub(crate) struct FileChange {
 pub(crate) struct Sources {
     files: BTreeMap<PathBuf, SourceFile>,
     /// Files that could not be read or parsed, with why: they are left as they are.
-    pub(crate) unreadable: Vec<(PathBuf, String)>,
+    pub(crate) unreadable: BTreeSet<(PathBuf, String)>,
     /// `#[test]` functions outside `#[cfg(test)]` in a library or binary, left alone: the
     /// dev-dependency is not there in a normal build: file, line, name.
     pub(crate) left_alone: BTreeSet<(PathBuf, usize, String)>,
@@ -168,7 +168,7 @@ impl Sources {
                     self.files.insert(path.to_owned(), file);
                 }
                 Err(e) => {
-                    self.unreadable.push((path.to_owned(), e.to_string()));
+                    self.unreadable.insert((path.to_owned(), e.to_string()));
                     return;
                 }
             }
@@ -179,7 +179,7 @@ impl Sources {
             Err(e) => {
                 let at = e.span().start();
                 let why = format!("line {}: {e} (syn cannot parse it)", at.line);
-                self.unreadable.push((path.to_owned(), why));
+                self.unreadable.insert((path.to_owned(), why));
                 return;
             }
         };
