@@ -51,6 +51,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 pub mod baseline;
+pub mod convert;
 pub mod diff;
 pub mod error;
 pub mod html;
@@ -92,6 +93,9 @@ pub enum Command {
     /// Checks one simulated case in this process (what `simulate` runs for each case).
     #[command(name = simulate::CASE_COMMAND, hide = true)]
     SimulateCase(simulate::CaseArgs),
+    /// Converts a package's `#[test]`s to `#[leak_test]`s (with the dev-dependency and the
+    /// allocator line), then runs them once and lists the tests that need a next step.
+    Convert(convert::ConvertArgs),
     /// Watches a process (one it starts, or `--pid`) through /proc: trend detection, alerts,
     /// and an HTTP endpoint with /metrics, /api/status and a live /dashboard.
     Monitor(monitor::MonitorArgs),
@@ -124,6 +128,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Simulate(args) => simulate::run(&args),
         Command::SimulateCase(args) => simulate::run_case(&args),
         Command::Monitor(args) => monitor::run(&args),
+        Command::Convert(args) => convert::run(&args),
     };
     match result {
         Ok(code) => code,

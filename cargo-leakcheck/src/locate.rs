@@ -17,23 +17,7 @@ pub struct Workspace {
 impl Workspace {
     /// Asks `cargo metadata` about the workspace around the current directory.
     pub fn current() -> Result<Workspace, CliError> {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .args(["metadata", "--format-version", "1", "--no-deps"])
-            .output()
-            .map_err(|source| CliError::Spawn {
-                program: "cargo metadata".into(),
-                source,
-            })?;
-        if !out.status.success() {
-            return Err(CliError::NotInWorkspace {
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-            });
-        }
-        let meta: serde_json::Value =
-            serde_json::from_slice(&out.stdout).map_err(|e| CliError::Metadata {
-                problem: format!("not JSON: {e}"),
-            })?;
+        let meta = cargo_metadata()?;
         let path = |key: &str| {
             meta.get(key)
                 .and_then(|v| v.as_str())
@@ -58,6 +42,26 @@ impl Workspace {
     pub fn baselines_dir(&self) -> PathBuf {
         self.root.join(".leakcheck").join("baselines")
     }
+}
+
+/// `cargo metadata --no-deps` of the workspace around the current directory, as JSON.
+pub fn cargo_metadata() -> Result<serde_json::Value, CliError> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .map_err(|source| CliError::Spawn {
+            program: "cargo metadata".into(),
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(CliError::NotInWorkspace {
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| CliError::Metadata {
+        problem: format!("not JSON: {e}"),
+    })
 }
 
 /// `LEAKCHECK_DIR` as an absolute path, when set. Tests run in their package's directory, so a

@@ -7,6 +7,7 @@ mod fixture;
 mod attribution;
 mod bodies;
 mod clean;
+mod convert;
 mod failures;
 mod faults_nextest;
 mod fds;
