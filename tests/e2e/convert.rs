@@ -335,9 +335,8 @@ fn convert_checks_rewrites_once_and_lists_what_cannot_run_twice() {
         );
     }
 
-    // Pending the harness's message for a body that passed once and failed when run again
-    // ("passed on its first run", another branch of issue 16): until it is merged these three
-    // are listed as other failures, and this assertion fails.
+    // The harness says "passed on its first run" of a body that failed when run again; convert
+    // lists those as tests that cannot run twice, with `runs = 1` as the next step.
     let twice = listed("cannot run twice");
     for test in [
         "a_global_drop_counter",
