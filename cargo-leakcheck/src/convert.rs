@@ -20,7 +20,6 @@ use crate::locate::{absolute, cargo_metadata, Workspace};
 use crate::test_run::{self, TestArgs};
 use crate::{shown, CliError, LeakcheckExitCode};
 use leakcheck::record;
-use leakcheck::TestId;
 use source::{CrateKind, Sources};
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -133,14 +132,7 @@ pub fn run(args: &ConvertArgs) -> Result<i32, CliError> {
     if args.no_run {
         return Ok(LeakcheckExitCode::OK);
     }
-    let expects_panic = |t: &TestId| {
-        let name = t.name.rsplit("::").next().unwrap_or_default();
-        sources
-            .should_panic
-            .iter()
-            .any(|(path, f)| !t.file.is_empty() && path.ends_with(&t.file) && f == name)
-    };
-    run_suite(&package.name, &args.cargo_args, &expects_panic)
+    run_suite(&package.name, &args.cargo_args)
 }
 
 /// `2 #[test] → #[leak_test], use added, global_allocator! added`.
@@ -169,11 +161,7 @@ fn write(path: &Path, text: &str) -> Result<(), CliError> {
 
 /// Runs the package's tests once, as `cargo leakcheck test -p NAME --no-fail-fast ARGS…` does,
 /// and lists the tests that need a step. The exit code is `test`'s.
-fn run_suite(
-    package: &str,
-    extra: &[OsString],
-    expects_panic: &dyn Fn(&TestId) -> bool,
-) -> Result<i32, CliError> {
+fn run_suite(package: &str, extra: &[OsString]) -> Result<i32, CliError> {
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
@@ -188,7 +176,7 @@ fn run_suite(
     // `report.json` is this run's when its run started after this command did.
     match record::read_report(&report_path) {
         Ok(report) if report.run.started_unix_ms >= started => {
-            print!("\n{}", triage::render(&report, expects_panic));
+            print!("\n{}", triage::render(&report));
         }
         _ => println!("leakcheck: convert: no leak test ran, so there is nothing to list"),
     }

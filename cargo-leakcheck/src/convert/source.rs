@@ -81,8 +81,6 @@ pub(crate) struct Sources {
     /// `#[test]` functions outside `#[cfg(test)]` in a library or binary, left alone: the
     /// dev-dependency is not there in a normal build: file, line, name.
     pub(crate) left_alone: BTreeSet<(PathBuf, usize, String)>,
-    /// Leak tests that are also `#[should_panic]`: file and name.
-    pub(crate) should_panic: BTreeSet<(PathBuf, String)>,
     /// The `#[global_allocator]` static now counted over, per file.
     wrapped: BTreeMap<PathBuf, String>,
 }
@@ -191,7 +189,6 @@ impl Sources {
             scan,
             queue,
             left_alone: &mut self.left_alone,
-            should_panic: &mut self.should_panic,
         };
         if is_root {
             walk.scan.first_item = parsed
@@ -310,7 +307,6 @@ struct Walk<'a> {
     scan: &'a mut CrateScan,
     queue: &'a mut Vec<(PathBuf, Ctx)>,
     left_alone: &'a mut BTreeSet<(PathBuf, usize, String)>,
-    should_panic: &'a mut BTreeSet<(PathBuf, String)>,
 }
 
 impl Walk<'_> {
@@ -340,10 +336,6 @@ impl Walk<'_> {
                     }
                     if leak_test {
                         self.scan.leak_tests += 1;
-                        if f.attrs.iter().any(|a| a.path().is_ident("should_panic")) {
-                            let name = f.sig.ident.to_string();
-                            self.should_panic.insert((self.file.to_owned(), name));
-                        }
                     }
                 }
                 Item::Mod(m) => self.child_module(m, ctx),

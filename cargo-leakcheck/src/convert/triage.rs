@@ -1,7 +1,6 @@
 //! After the converted suite ran once: which tests need a next step, and which step.
 
 use leakcheck::record::{Outcome, RunReport, TestRecord};
-use leakcheck::TestId;
 use std::fmt::Write as _;
 
 /// The phrase the harness's message has when a body passed its first run and failed a later one.
@@ -15,19 +14,16 @@ pub(crate) enum Step {
     RunOnce,
     /// It leaked: a real leak, to fix (or suppress, when it is the intended behaviour).
     Leak,
-    /// It failed for another reason (its first run failed, or over a budget).
+    /// It failed for another reason (its first run failed, a `#[should_panic]` body that did not
+    /// panic on every run, or over a budget).
     Failure,
-    /// A `#[should_panic]` test: libtest passes it when the body panics, which it does on its
-    /// first run, so there is nothing measured.
-    ExpectedPanic,
 }
 
 impl Step {
-    fn of(record: &TestRecord, expects_panic: &dyn Fn(&TestId) -> bool) -> Option<Step> {
+    fn of(record: &TestRecord) -> Option<Step> {
         match record.outcome {
             Outcome::Passed => None,
             Outcome::Leaked => Some(Step::Leak),
-            Outcome::Failed if expects_panic(&record.test) => Some(Step::ExpectedPanic),
             Outcome::Failed
                 if record
                     .message
@@ -54,23 +50,15 @@ impl Step {
                 "failed for another reason: a real failure, or over a budget — read its message \
                  above"
             }
-            Step::ExpectedPanic => {
-                "#[should_panic]: passed, but the body panics on its first run, so nothing is \
-                 measured; keep them, or put #[test] back"
-            }
         }
     }
 }
 
-/// The tests of `report` that need a step, grouped by step, each as `name (file:line)`;
-/// `expects_panic` tells the `#[should_panic]` tests.
-pub(crate) fn next_steps(
-    report: &RunReport,
-    expects_panic: &dyn Fn(&TestId) -> bool,
-) -> Vec<(Step, Vec<String>)> {
+/// The tests of `report` that need a step, grouped by step, each as `name (file:line)`.
+pub(crate) fn next_steps(report: &RunReport) -> Vec<(Step, Vec<String>)> {
     let mut groups: Vec<(Step, Vec<String>)> = Vec::new();
     for record in &report.tests {
-        let Some(step) = Step::of(record, expects_panic) else {
+        let Some(step) = Step::of(record) else {
             continue;
         };
         let t = &record.test;
@@ -89,12 +77,12 @@ pub(crate) fn next_steps(
 }
 
 /// The text printed after the run.
-pub(crate) fn render(report: &RunReport, expects_panic: &dyn Fn(&TestId) -> bool) -> String {
-    let groups = next_steps(report, expects_panic);
+pub(crate) fn render(report: &RunReport) -> String {
+    let groups = next_steps(report);
     let passed = report
         .tests
         .iter()
-        .filter(|t| t.outcome == Outcome::Passed || expects_panic(&t.test))
+        .filter(|t| t.outcome == Outcome::Passed)
         .count();
     let mut out = format!(
         "leakcheck: convert: {passed} of {} leak tests passed",
