@@ -18,22 +18,14 @@ pub(super) fn parse(text: &str) -> Result<Value> {
     Ok(value)
 }
 
-/// A syntax error at byte `pos` of `bytes`, with its line and column (in bytes, from 1; at the
-/// end of the text, the column of its last byte, as `serde_json` reports).
+/// A syntax error at byte `pos` of `bytes`. Its line and column (in bytes, from 1) are those of
+/// the offending byte as `serde_json` counts them, after reading it: a raw newline in a string
+/// is at column 0 of the next line; the end of the text is at its last byte.
 pub(super) fn syntax_error(bytes: &[u8], pos: usize, message: String) -> Error {
-    let pos = pos.min(bytes.len());
-    let before = &bytes[..pos];
-    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let column = if pos < bytes.len() {
-        pos - line_start + 1
-    } else {
-        pos - line_start
-    };
-    Error::new(message, Some((line, column)))
+    let read = &bytes[..(pos + 1).min(bytes.len())];
+    let line = 1 + read.iter().filter(|&&b| b == b'\n').count();
+    let line_start = read.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    Error::new(message, Some((line, read.len() - line_start)))
 }
 
 struct Parser<'a> {
@@ -93,7 +85,7 @@ impl Parser<'_> {
     /// Enters an array or object (at its bracket), refusing to nest deeper than the limit.
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
-        if self.depth > DEPTH_LIMIT {
+        if self.depth >= DEPTH_LIMIT {
             return Err(self.error("recursion limit exceeded"));
         }
         self.pos += 1;
@@ -196,8 +188,11 @@ impl Parser<'_> {
         if integer {
             // As `serde_json`: integers as u64 or i64 when they fit, otherwise as floats.
             if negative {
-                if let Ok(n) = text.parse::<i64>() {
-                    return Ok(Value::Number(Number::I64(n)));
+                match text.parse::<i64>() {
+                    // `-0` keeps its sign, as a float.
+                    Ok(0) => return Ok(Value::Number(Number::F64(-0.0))),
+                    Ok(n) => return Ok(Value::Number(Number::I64(n))),
+                    Err(_) => {}
                 }
             } else if let Ok(n) = text.parse::<u64>() {
                 return Ok(Value::Number(Number::U64(n)));
@@ -205,9 +200,10 @@ impl Parser<'_> {
         }
         match text.parse::<f64>() {
             Ok(f) if f.is_finite() => Ok(Value::Number(Number::F64(f))),
+            // At its last digit, as `serde_json` reports it.
             _ => Err(syntax_error(
                 self.bytes,
-                start,
+                self.pos - 1,
                 "number out of range".to_owned(),
             )),
         }
@@ -269,38 +265,51 @@ impl Parser<'_> {
     }
 
     fn unicode_escape(&mut self) -> Result<char> {
+        // Errors are at the last hex digit read, as `serde_json` reports them.
+        let at_digit =
+            |p: &Self, message: &str| syntax_error(p.bytes, p.pos - 1, message.to_owned());
         let first = self.hex4()?;
         let code = match first {
             0xD800..=0xDBFF => {
                 // A high surrogate: the low one must follow as another `\u` escape.
-                if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
-                    return Err(self.error("lone leading surrogate in hex escape"));
+                for expected in [b'\\', b'u'] {
+                    match self.peek() {
+                        Some(b) if b == expected => self.pos += 1,
+                        Some(_) => return Err(self.error("lone leading surrogate in hex escape")),
+                        None => return Err(self.error("EOF while parsing a string")),
+                    }
                 }
-                self.pos += 2;
                 let second = self.hex4()?;
                 if !(0xDC00..=0xDFFF).contains(&second) {
-                    return Err(self.error("lone leading surrogate in hex escape"));
+                    return Err(at_digit(self, "lone leading surrogate in hex escape"));
                 }
                 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
             }
-            0xDC00..=0xDFFF => return Err(self.error("lone trailing surrogate in hex escape")),
+            0xDC00..=0xDFFF => return Err(at_digit(self, "lone trailing surrogate in hex escape")),
             code => code,
         };
-        char::from_u32(code).ok_or_else(|| self.error("invalid unicode code point"))
+        char::from_u32(code).ok_or_else(|| at_digit(self, "invalid unicode code point"))
     }
 
+    /// Four hex digits; like `serde_json`, all four are read before any is judged.
     fn hex4(&mut self) -> Result<u32> {
+        let Some(digits) = self.bytes.get(self.pos..self.pos + 4) else {
+            self.pos = self.bytes.len();
+            return Err(self.error("EOF while parsing a string"));
+        };
+        self.pos += 4;
         let mut code = 0;
-        for _ in 0..4 {
-            let digit = match self.peek() {
-                Some(b) => (b as char).to_digit(16),
-                None => return Err(self.error("EOF while parsing a string")),
-            };
-            let Some(digit) = digit else {
-                return Err(self.error("invalid escape"));
-            };
-            code = code * 16 + digit;
-            self.pos += 1;
+        for &b in digits {
+            match (b as char).to_digit(16) {
+                Some(digit) => code = code * 16 + digit,
+                None => {
+                    return Err(syntax_error(
+                        self.bytes,
+                        self.pos - 1,
+                        "invalid escape".to_owned(),
+                    ))
+                }
+            }
         }
         Ok(code)
     }

@@ -7,7 +7,7 @@
 //!
 //! Writing follows `serde_json`'s output (its pretty printer's 2-space indent, externally tagged
 //! enums, `null` for `None` and non-finite floats); reading parses into a [`Value`] tree, at most
-//! [`DEPTH_LIMIT`] arrays and objects deep, and deserializes from it.
+//! fewer than [`DEPTH_LIMIT`] arrays and objects deep, and deserializes from it.
 
 mod de;
 mod ser;
@@ -19,8 +19,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
 
-/// How deep arrays and objects may nest when reading (as `serde_json`): deeper input is an error
-/// rather than a stack overflow.
+/// Arrays and objects may nest fewer than this many deep when reading (as in `serde_json`):
+/// deeper input is an error rather than a stack overflow.
 pub(crate) const DEPTH_LIMIT: usize = 128;
 
 /// The JSON text of `value`, indented by two spaces.

@@ -110,7 +110,7 @@ impl<'de> serde::Deserializer<'de> for Value {
                 Ok(value)
             }
             Value::Object(entries) => {
-                let mut map = MapDeserializer::new(entries.into_iter());
+                let mut map = MapDeserializer::new(entries.into_iter().map(|(k, v)| (Key(k), v)));
                 let value = visitor.visit_map(&mut map)?;
                 map.end()?;
                 Ok(value)
@@ -206,5 +206,67 @@ impl<'de> VariantAccess<'de> for Value {
         visitor: V,
     ) -> Result<V::Value, Error> {
         serde::Deserializer::deserialize_map(self, visitor)
+    }
+}
+
+/// An object key: a string, which integer types read by parsing it (as `serde_json`, and as
+/// the serializer writes integer keys).
+struct Key(String);
+
+impl<'de> IntoDeserializer<'de, Error> for Key {
+    type Deserializer = Key;
+    fn into_deserializer(self) -> Key {
+        self
+    }
+}
+
+macro_rules! parse_key {
+    ($($method:ident => $visit:ident,)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            match self.0.parse() {
+                Ok(n) => visitor.$visit(n),
+                Err(_) => Err(Error::invalid_type(Unexpected::Str(&self.0), &visitor)),
+            }
+        }
+    )*};
+}
+
+impl<'de> serde::Deserializer<'de> for Key {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_string(self.0)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        Value::String(self.0).deserialize_enum(name, variants, visitor)
+    }
+
+    parse_key! {
+        deserialize_i8 => visit_i8, deserialize_i16 => visit_i16, deserialize_i32 => visit_i32,
+        deserialize_i64 => visit_i64, deserialize_u8 => visit_u8, deserialize_u16 => visit_u16,
+        deserialize_u32 => visit_u32, deserialize_u64 => visit_u64,
+    }
+
+    forward_to_deserialize_any! {
+        bool i128 u128 f32 f64 char str string bytes byte_buf unit unit_struct seq tuple
+        tuple_struct map struct identifier ignored_any
     }
 }
