@@ -2,8 +2,9 @@
 
 use super::value::{Number, Value};
 use super::{Error, DEPTH_LIMIT};
+use std::borrow::Cow;
 
-pub(super) fn parse(text: &str) -> Result<Value> {
+pub(super) fn parse(text: &str) -> Result<Value<'_>> {
     let mut parser = Parser {
         text,
         bytes: text.as_bytes(),
@@ -38,7 +39,7 @@ struct Parser<'a> {
 
 type Result<T> = std::result::Result<T, Error>;
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn error(&self, message: &str) -> Error {
         syntax_error(self.bytes, self.pos, message.to_owned())
     }
@@ -53,7 +54,7 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self) -> Result<Value> {
+    fn value(&mut self) -> Result<Value<'a>> {
         self.skip_whitespace();
         match self.peek() {
             None => Err(self.error("EOF while parsing a value")),
@@ -71,7 +72,7 @@ impl Parser<'_> {
         }
     }
 
-    fn literal(&mut self, word: &str, value: Value) -> Result<Value> {
+    fn literal(&mut self, word: &str, value: Value<'a>) -> Result<Value<'a>> {
         for expected in word.bytes() {
             match self.peek() {
                 Some(b) if b == expected => self.pos += 1,
@@ -93,7 +94,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn array(&mut self) -> Result<Value> {
+    fn array(&mut self) -> Result<Value<'a>> {
         self.enter()?;
         let mut items = Vec::new();
         if self.peek() != Some(b']') {
@@ -113,7 +114,7 @@ impl Parser<'_> {
         Ok(Value::Array(items))
     }
 
-    fn object(&mut self) -> Result<Value> {
+    fn object(&mut self) -> Result<Value<'a>> {
         self.enter()?;
         let mut entries = Vec::new();
         if self.peek() != Some(b'}') {
@@ -158,7 +159,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn number(&mut self) -> Result<Value> {
+    fn number(&mut self) -> Result<Value<'a>> {
         let start = self.pos;
         let negative = self.peek() == Some(b'-');
         if negative {
@@ -209,9 +210,10 @@ impl Parser<'_> {
         }
     }
 
-    /// The rest of a string whose opening quote has been read.
-    fn string(&mut self) -> Result<String> {
-        let mut out = String::new();
+    /// The rest of a string whose opening quote has been read: borrowed from the text unless
+    /// it has escapes.
+    fn string(&mut self) -> Result<Cow<'a, str>> {
+        let mut out = Cow::Borrowed("");
         loop {
             let start = self.pos;
             while let Some(b) = self.peek() {
@@ -221,7 +223,11 @@ impl Parser<'_> {
                 self.pos += 1;
             }
             // Stopped at an ASCII byte or the end: on character boundaries.
-            out.push_str(&self.text[start..self.pos]);
+            let run = &self.text[start..self.pos];
+            match &mut out {
+                Cow::Borrowed(s) if s.is_empty() => out = Cow::Borrowed(run),
+                out => out.to_mut().push_str(run),
+            }
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
@@ -230,7 +236,7 @@ impl Parser<'_> {
                 Some(b'\\') => {
                     self.pos += 1;
                     let c = self.escape()?;
-                    out.push(c);
+                    out.to_mut().push(c);
                 }
                 Some(_) => {
                     return Err(self

@@ -6,8 +6,8 @@
 //! (E0282/E0283). Our [`Value`] implements no comparison with a primitive.
 //!
 //! Writing follows `serde_json`'s output (its pretty printer's 2-space indent, externally tagged
-//! enums, `null` for `None` and non-finite floats); reading parses into a [`Value`] tree, at most
-//! fewer than [`DEPTH_LIMIT`] arrays and objects deep, and deserializes from it.
+//! enums, `null` for `None` and non-finite floats). Reading parses the text into a [`Value`]
+//! tree, fewer than [`DEPTH_LIMIT`] arrays and objects deep, then deserializes from it.
 
 mod de;
 mod ser;
@@ -34,12 +34,12 @@ pub(crate) fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error>
 }
 
 /// Parses JSON text into a [`Value`].
-pub(crate) fn parse(text: &str) -> Result<Value, Error> {
+pub(crate) fn parse(text: &str) -> Result<Value<'_>, Error> {
     de::parse(text)
 }
 
 /// Deserializes a `T` from a parsed [`Value`].
-pub(crate) fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
+pub(crate) fn from_value<T: DeserializeOwned>(value: Value<'_>) -> Result<T, Error> {
     T::deserialize(value)
 }
 

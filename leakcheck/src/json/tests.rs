@@ -373,6 +373,14 @@ fn codec_cost() {
     time("read ours       ", &|| {
         drop(black_box(from_str::<RunReport>(REPORTS[1]).unwrap()))
     });
+    time("parse ours      ", &|| {
+        drop(black_box(parse(REPORTS[1]).unwrap()))
+    });
+    time("parse serde_json", &|| {
+        drop(black_box(
+            serde_json::from_str::<serde_json::Value>(REPORTS[1]).unwrap(),
+        ))
+    });
     time("read serde_json ", &|| {
         drop(black_box(
             serde_json::from_str::<RunReport>(REPORTS[1]).unwrap(),

@@ -6,19 +6,22 @@ use serde::de::{
     DeserializeSeed, EnumAccess, Error as _, IntoDeserializer, Unexpected, VariantAccess, Visitor,
 };
 use serde::{forward_to_deserialize_any, Serialize, Serializer};
+use std::borrow::Cow;
 use std::fmt;
 
-/// A JSON value. Deliberately no `PartialEq` with numbers or strings (see the module docs).
+/// A JSON value. Its strings borrow from the text unless they had escapes: reading a record
+/// then allocates little more than the record itself. Deliberately no `PartialEq` with numbers
+/// or strings (see the module docs).
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Value {
+pub(crate) enum Value<'a> {
     Null,
     Bool(bool),
     Number(Number),
-    String(String),
-    Array(Vec<Value>),
+    String(Cow<'a, str>),
+    Array(Vec<Value<'a>>),
     /// Entries in the order of the text. A repeated key is kept twice: [`Value::get`] finds
     /// the last one, and a struct with it fails to deserialize (`duplicate field`).
-    Object(Vec<(String, Value)>),
+    Object(Vec<(Cow<'a, str>, Value<'a>)>),
 }
 
 /// A JSON number, as `serde_json` reads it: integers that fit as `u64` (non-negative) or `i64`,
@@ -30,9 +33,9 @@ pub(crate) enum Number {
     F64(f64),
 }
 
-impl Value {
+impl<'a> Value<'a> {
     /// The value of `key`, when this is an object that has it.
-    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Value<'a>> {
         match self {
             Value::Object(entries) => entries.iter().rev().find(|(k, _)| k == key).map(|e| &e.1),
             _ => None,
@@ -63,14 +66,14 @@ impl Value {
 }
 
 /// Compact JSON text.
-impl fmt::Display for Value {
+impl fmt::Display for Value<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = super::ser::to_string(self, false).map_err(|_| fmt::Error)?;
         f.write_str(&text)
     }
 }
 
-impl Serialize for Value {
+impl Serialize for Value<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Value::Null => s.serialize_unit(),
@@ -85,14 +88,14 @@ impl Serialize for Value {
     }
 }
 
-impl<'de> IntoDeserializer<'de, Error> for Value {
-    type Deserializer = Value;
-    fn into_deserializer(self) -> Value {
+impl<'de> IntoDeserializer<'de, Error> for Value<'de> {
+    type Deserializer = Value<'de>;
+    fn into_deserializer(self) -> Value<'de> {
         self
     }
 }
 
-impl<'de> serde::Deserializer<'de> for Value {
+impl<'de> serde::Deserializer<'de> for Value<'de> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -102,7 +105,7 @@ impl<'de> serde::Deserializer<'de> for Value {
             Value::Number(Number::U64(n)) => visitor.visit_u64(n),
             Value::Number(Number::I64(n)) => visitor.visit_i64(n),
             Value::Number(Number::F64(f)) => visitor.visit_f64(f),
-            Value::String(s) => visitor.visit_string(s),
+            Value::String(s) => Key(s).deserialize_any(visitor),
             Value::Array(items) => {
                 let mut seq = SeqDeserializer::new(items.into_iter());
                 let value = visitor.visit_seq(&mut seq)?;
@@ -166,23 +169,25 @@ impl<'de> serde::Deserializer<'de> for Value {
 }
 
 /// An enum's variant name and its content (`null` for a unit variant written as a string).
-struct Enum {
-    variant: String,
-    content: Value,
+struct Enum<'de> {
+    variant: Cow<'de, str>,
+    content: Value<'de>,
 }
 
-impl<'de> EnumAccess<'de> for Enum {
+impl<'de> EnumAccess<'de> for Enum<'de> {
     type Error = Error;
-    type Variant = Value;
+    type Variant = Value<'de>;
 
-    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Value), Error> {
-        let variant =
-            seed.deserialize(IntoDeserializer::<Error>::into_deserializer(self.variant))?;
+    fn variant_seed<S: DeserializeSeed<'de>>(
+        self,
+        seed: S,
+    ) -> Result<(S::Value, Value<'de>), Error> {
+        let variant = seed.deserialize(Key(self.variant))?;
         Ok((variant, self.content))
     }
 }
 
-impl<'de> VariantAccess<'de> for Value {
+impl<'de> VariantAccess<'de> for Value<'de> {
     type Error = Error;
 
     fn unit_variant(self) -> Result<(), Error> {
@@ -209,13 +214,13 @@ impl<'de> VariantAccess<'de> for Value {
     }
 }
 
-/// An object key: a string, which integer types read by parsing it (as `serde_json`, and as
-/// the serializer writes integer keys).
-struct Key(String);
+/// A string: an object key, a variant name or a string value. Integer types read it by parsing
+/// it (as `serde_json` reads keys, and as the serializer writes integer keys).
+struct Key<'de>(Cow<'de, str>);
 
-impl<'de> IntoDeserializer<'de, Error> for Key {
-    type Deserializer = Key;
-    fn into_deserializer(self) -> Key {
+impl<'de> IntoDeserializer<'de, Error> for Key<'de> {
+    type Deserializer = Key<'de>;
+    fn into_deserializer(self) -> Key<'de> {
         self
     }
 }
@@ -231,11 +236,14 @@ macro_rules! parse_key {
     )*};
 }
 
-impl<'de> serde::Deserializer<'de> for Key {
+impl<'de> serde::Deserializer<'de> for Key<'de> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_string(self.0)
+        match self.0 {
+            Cow::Borrowed(s) => visitor.visit_borrowed_str(s),
+            Cow::Owned(s) => visitor.visit_string(s),
+        }
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
