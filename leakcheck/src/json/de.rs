@@ -225,7 +225,7 @@ impl<'a> Parser<'a> {
             // Stopped at an ASCII byte or the end: on character boundaries.
             let run = &self.text[start..self.pos];
             match &mut out {
-                Cow::Borrowed(s) if s.is_empty() => out = Cow::Borrowed(run),
+                Cow::Borrowed("") => out = Cow::Borrowed(run),
                 out => out.to_mut().push_str(run),
             }
             match self.peek() {
