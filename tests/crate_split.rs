@@ -1,6 +1,7 @@
 //! The crates are split by product, and what each product pulls into a user's build is checked
 //! with `cargo tree`: a service that uses the production monitor compiles no proc-macro crate of
-//! ours, no `toml` and no test harness; the allocator depends on nothing.
+//! ours, no `toml` and no test harness; the allocator depends on nothing; the harness pulls in
+//! no `serde_json` (whose comparison impls break type inference in the users' test crates).
 
 use std::process::Command;
 
@@ -67,4 +68,17 @@ fn the_harness_has_what_the_monitor_must_not() {
 #[test]
 fn the_allocator_depends_on_nothing() {
     assert_eq!(normal_tree("leakcheck-alloc"), ["leakcheck-alloc"]);
+}
+
+#[test]
+fn the_harness_pulls_in_no_serde_json() {
+    // serde_json implements `PartialEq<serde_json::Value>` for `u8`, `i32`, `str`…: in every
+    // crate depending on leakcheck, `assert_eq!(&v[..], &[])` would stop inferring its types
+    // (tests/ui/pass/inference_bodies.rs). The positive control: the CLI does use it.
+    let tree = normal_tree("leakcheck");
+    assert!(
+        !has(&tree, "serde_json"),
+        "leakcheck depends on serde_json: {tree:?}"
+    );
+    assert!(has(&normal_tree("cargo-leakcheck"), "serde_json"));
 }

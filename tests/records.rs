@@ -216,11 +216,23 @@ fn cases(default: u32) -> ProptestConfig {
 fn leaky() -> &'static (String, String) {
     static LEAKY: OnceLock<(String, String)> = OnceLock::new();
     LEAKY.get_or_init(|| {
-        let mut kept = Vec::new();
-        let report = Check::new()
-            .iterations(8)
-            .name("records::leaky")
-            .run(|| kept.push(vec![0u8; 48]));
+        // The heap is the process's, and this binary's other tests run on other threads: their
+        // frees can hide a 48-byte leak from one measurement (seen about once in 50 runs), so
+        // up to three are taken; the record must be of a leak.
+        let measure = || {
+            let mut kept = Vec::new();
+            Check::new()
+                .iterations(8)
+                .name("records::leaky")
+                .run(|| kept.push(vec![0u8; 48]))
+        };
+        let mut report = measure();
+        for _ in 1..3 {
+            if report.is_leak() {
+                break;
+            }
+            report = measure();
+        }
         assert!(report.is_leak(), "{report}");
         let record = TestRecord::new(
             "fuzz".to_owned(),

@@ -88,7 +88,7 @@ pub(crate) enum ChildResult {
 
 /// Writes the child's result where the parent will look for it.
 pub(crate) fn write_result(path: &Path, result: &ChildResult) -> io::Result<()> {
-    let json = serde_json::to_vec(result).map_err(io::Error::other)?;
+    let json = crate::json::to_vec(result).map_err(io::Error::other)?;
     std::fs::write(path, json)
 }
 
@@ -194,7 +194,7 @@ pub(crate) fn run_child(test: &TestId, timeout: Duration) -> io::Result<ChildEnd
         });
     }
     match std::fs::read(&result_path) {
-        Ok(bytes) => match serde_json::from_slice::<ChildResult>(&bytes) {
+        Ok(bytes) => match crate::json::from_slice::<ChildResult>(&bytes) {
             Ok(ChildResult::Started) => Ok(ChildEnd::Vanished {
                 status,
                 started: true,

@@ -57,6 +57,7 @@ mod attribute;
 mod config;
 mod entry;
 mod isolate;
+mod json;
 mod junit;
 pub mod record;
 mod report;

@@ -28,6 +28,8 @@ pub(crate) mod store;
 
 use crate::analyze::Verdict;
 use crate::config::{Config, Suspicious};
+use crate::json;
+pub use crate::json::Error as JsonError;
 use crate::report::{Report, TestId};
 use leakcheck_probe::Resource;
 use serde::{Deserialize, Serialize};
@@ -389,7 +391,7 @@ pub enum ReadProblem {
     /// The bytes are not UTF-8 text, so not JSON: the file is damaged.
     NotUtf8(std::str::Utf8Error),
     /// The text is not JSON: the file is damaged or was cut short.
-    NotJson(serde_json::Error),
+    NotJson(JsonError),
     /// JSON without a whole-number `schema_version`: not something leakcheck wrote.
     NotLeakcheck {
         /// `"report"` or `"record"`.
@@ -414,7 +416,7 @@ pub enum ReadProblem {
         /// The file's schema version.
         version: u64,
         /// What does not fit.
-        source: serde_json::Error,
+        source: JsonError,
     },
 }
 
@@ -539,8 +541,7 @@ fn parse<T: serde::de::DeserializeOwned>(
     what: &'static str,
 ) -> Result<T, ReadError> {
     let error = |problem| ReadError::new(path, problem);
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| error(ReadProblem::NotJson(e)))?;
+    let value = json::parse(text).map_err(|e| error(ReadProblem::NotJson(e)))?;
     let version = match value.get("schema_version") {
         Some(version) => version.as_u64().ok_or_else(|| {
             error(ReadProblem::NotLeakcheck {
@@ -561,7 +562,7 @@ fn parse<T: serde::de::DeserializeOwned>(
     if version < u64::from(OLDEST_READABLE) {
         return Err(error(ReadProblem::Older { version }));
     }
-    serde_json::from_value(value).map_err(|source| {
+    json::from_value(value).map_err(|source| {
         error(ReadProblem::Shape {
             what,
             version,

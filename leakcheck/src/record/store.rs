@@ -143,7 +143,7 @@ impl Store {
         // A missing or damaged run.json only means no run is known: the next one starts afresh.
         let mut state: RunState = fs::read_to_string(&state_path)
             .ok()
-            .and_then(|text| serde_json::from_str(&text).ok())
+            .and_then(|text| crate::json::from_str(&text).ok())
             .unwrap_or_default();
         let run_dir = self.run_dir(&record.run_id);
         let saved = if state.current.id == record.run_id {
@@ -214,7 +214,7 @@ impl Store {
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {
-    let mut text = serde_json::to_string_pretty(value).expect("records serialize");
+    let mut text = crate::json::to_string_pretty(value).expect("records serialize");
     text.push('\n');
     text
 }
