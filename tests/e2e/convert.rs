@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// The test crates of the fixture that build while `tests/inference.rs` may not (see
-/// [`the_inference_sensitive_body_compiles_converted`]).
+/// The test crates of the fixture other than `tests/inference.rs`, which has a test of its own
+/// ([`the_inference_sensitive_body_compiles_converted`]).
 const BUILDING: [&str; 9] = [
     "--lib",
     "--test",
@@ -356,11 +356,10 @@ fn convert_checks_rewrites_once_and_lists_what_cannot_run_twice() {
     assert_eq!(twice.len(), 3, "{said}");
 }
 
-/// Pending issue 16 point 1: the body compiles as a `#[test]` (the negative control above) and
-/// must compile unchanged as a `#[leak_test]`. It fails with E0283 while the test crate links
-/// `leakcheck`'s dependency `serde_json`, whose `impl PartialEq<Value> for u8` makes
-/// `&s[..] == &sum[..]` ambiguous — the same error appears with the plain `#[test]` and only the
-/// `global_allocator!` line added.
+/// Issue 16 point 1: the body compiles as a `#[test]` (the negative control above) and compiles
+/// unchanged as a `#[leak_test]`. It failed with E0283 while leakcheck depended on `serde_json`,
+/// whose `impl PartialEq<Value> for u8` made `&s[..] == &sum[..]` ambiguous in every crate that
+/// linked it.
 #[test]
 fn the_inference_sensitive_body_compiles_converted() {
     let dir = copy_of_fixture("convert-e2e-inference");
