@@ -240,7 +240,8 @@ fn count_slow(slot: &'static Slot, op: Op, size: usize) {
 /// * it must not take a lock that code holding it could wait on while allocating, and should
 ///   keep its own tables outside the counted heap (allocated from [`System`] directly);
 /// * a free is reported before the block is released, so that no other thread can be handed
-///   the same address first.
+///   the same address first;
+/// * it must not panic: an unwind out of the global allocator aborts the process.
 ///
 /// A reallocation is a free of the old block followed by an allocation of the new one.
 #[derive(Clone, Copy, Debug)]
