@@ -110,7 +110,7 @@ pub(crate) fn run_measured(meta: TestMeta, options: Options, measure: &mut Measu
                 Ok(report) => return conclude(&report),
                 Err(failure) => failure,
             };
-            let message = failure.describe(config.min_runs());
+            let message = ended.expect_err("a failed body was described for its record");
             match failure.cause {
                 // Unwind with the body's own payload: its location and backtrace stay intact.
                 // That it passed on an earlier run is said before it.

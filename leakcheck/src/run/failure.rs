@@ -33,10 +33,11 @@ impl BodyFailure {
     /// the text says so and what to do. `min_runs` is how often a check runs the body at least
     /// (warmup + iterations).
     pub(crate) fn describe(&self, min_runs: usize) -> String {
-        let (what, message) = match &self.cause {
-            Cause::Panicked(_) => ("panicked", self.message()),
-            Cause::Returned(message) => ("failed", message.clone()),
+        let what = match self.cause {
+            Cause::Panicked(_) => "panicked",
+            Cause::Returned(_) => "failed",
         };
+        let message = self.message();
         let run = self.run;
         if run <= 1 {
             return format!("the test body {what} (a test failure, not a leak): {message}");
