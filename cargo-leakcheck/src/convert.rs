@@ -16,15 +16,13 @@ mod triage;
 #[cfg(test)]
 mod tests;
 
-use crate::locate::{absolute, cargo_metadata, Workspace};
+use crate::locate::{absolute, cargo_metadata};
 use crate::test_run::{self, TestArgs};
 use crate::{shown, CliError, LeakcheckExitCode};
-use leakcheck::record;
 use source::{CrateKind, Sources};
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Arguments of `convert`.
 #[derive(Debug, clap::Args)]
@@ -162,23 +160,16 @@ fn write(path: &Path, text: &str) -> Result<(), CliError> {
 /// Runs the package's tests once, as `cargo leakcheck test -p NAME --no-fail-fast ARGS…` does,
 /// and lists the tests that need a step. The exit code is `test`'s.
 fn run_suite(package: &str, extra: &[OsString]) -> Result<i32, CliError> {
-    let started = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
     let mut cargo_args: Vec<OsString> = vec!["-p".into(), package.into(), "--no-fail-fast".into()];
     cargo_args.extend(extra.iter().cloned());
     let args = TestArgs {
         nextest: false,
         cargo_args,
     };
-    let code = test_run::run(&args)?;
-    let report_path = Workspace::current()?.output_dir().join("report.json");
-    // `report.json` is this run's when its run started after this command did.
-    match record::read_report(&report_path) {
-        Ok(report) if report.run.started_unix_ms >= started => {
-            print!("\n{}", triage::render(&report));
-        }
-        _ => println!("leakcheck: convert: no leak test ran, so there is nothing to list"),
+    let (code, report) = test_run::run_and_report(&args)?;
+    match report {
+        Some(report) => print!("\n{}", triage::render(&report)),
+        None => println!("leakcheck: convert: no leak test ran, so there is nothing to list"),
     }
     Ok(code)
 }

@@ -26,6 +26,11 @@ pub struct TestArgs {
 /// [`LeakcheckExitCode::FAILED`] when one failed, and [`LeakcheckExitCode::BUILD_FAILED`] when
 /// they could not be built.
 pub fn run(args: &TestArgs) -> Result<i32, CliError> {
+    run_and_report(args).map(|(code, _)| code)
+}
+
+/// [`run`], also handing back the run's report (`None` when no leak test of this run reported).
+pub(crate) fn run_and_report(args: &TestArgs) -> Result<(i32, Option<RunReport>), CliError> {
     let workspace = Workspace::current()?;
     let out_dir = workspace.output_dir();
     let run_id = new_run_id();
@@ -39,12 +44,12 @@ pub fn run(args: &TestArgs) -> Result<i32, CliError> {
             return Err(CliError::CargoUsage { command });
         }
         if !build.success() {
-            return Ok(build_failed(&build));
+            return Ok((build_failed(&build), None));
         }
     }
     let (status, _) = run_cargo(args, &run_id, &out_dir, false)?;
     if args.nextest && status.code() == Some(NEXTEST_BUILD_FAILED) {
-        return Ok(build_failed(&status));
+        return Ok((build_failed(&status), None));
     }
 
     let report_path = out_dir.join("report.json");
@@ -72,11 +77,12 @@ pub fn run(args: &TestArgs) -> Result<i32, CliError> {
             out_dir.display()
         ),
     }
-    Ok(if status.success() {
+    let code = if status.success() {
         LeakcheckExitCode::OK
     } else {
         LeakcheckExitCode::FAILED
-    })
+    };
+    Ok((code, report))
 }
 
 /// nextest's exit code for a build that failed (its `NextestExitCode::BUILD_FAILED`).
