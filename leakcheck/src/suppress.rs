@@ -9,8 +9,7 @@
 use crate::analyze::Verdict;
 use crate::config::Suppressions;
 use crate::report::{Report, SuppressedItem};
-use leakcheck_probe::Resource;
-use leakcheck_probe::ThreadInfo;
+use leakcheck_probe::{Resource, ThreadInfo};
 
 /// Whether `text` matches the glob `pattern`: `*` is any run of characters (also `::` and `/`),
 /// `?` one character, everything else itself.
