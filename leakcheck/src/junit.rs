@@ -5,75 +5,191 @@
 //! the key figures, `<failure>` with the human report when the test failed, and `<system-out>`
 //! with the one-line summary. `docs/junit.xsd` is the schema the output is checked against.
 
-use crate::record::{Outcome, RunReport, TestRecord};
+use crate::record::append::Edit;
+use crate::record::{Outcome, RunInfo, RunReport, TestRecord};
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
-/// The JUnit XML of `report`.
-pub(crate) fn render(report: &RunReport) -> String {
-    let mut suites: Vec<(String, Vec<&TestRecord>)> = Vec::new();
-    for record in &report.tests {
-        let id = record.test.binary_id();
-        match suites.iter_mut().find(|(name, _)| *name == id) {
-            Some((_, tests)) => tests.push(record),
-            None => suites.push((id, vec![record])),
+/// The JUnit XML of `report`, records grouped by binary in the report's order, and where its
+/// growing parts are.
+pub(crate) fn document(report: &RunReport) -> (String, Layout) {
+    let (mut text, mut layout) = Layout::start();
+    let mut tests: Vec<&TestRecord> = report.tests.iter().collect();
+    // Stable: the report's order within a binary.
+    tests.sort_by_key(|t| t.test.binary_id());
+    for record in tests {
+        for edit in layout.append(record, &report.run) {
+            edit.apply_to(&mut text);
         }
     }
-    let failures = |tests: &[&TestRecord]| tests.iter().filter(|t| t.outcome.is_failure()).count();
-    let seconds =
-        |tests: &[&TestRecord]| tests.iter().map(|t| t.duration_ms).sum::<u64>() as f64 / 1000.0;
-    let all: Vec<&TestRecord> = report.tests.iter().collect();
+    (text, layout)
+}
 
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"leakcheck\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{:.3}\">",
-        all.len(),
-        failures(&all),
-        seconds(&all)
-    );
-    for (name, tests) in &suites {
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\" \
-             time=\"{:.3}\" timestamp=\"{}\">",
-            escape(name),
-            tests.len(),
-            failures(tests),
-            seconds(tests),
-            escape(report.run.started_at.trim_end_matches('Z'))
-        );
-        out.push_str("    <properties>\n");
-        let run = &report.run;
-        for (key, value) in [
-            ("leakcheck.run_id", Some(&run.id)),
-            ("leakcheck.commit", run.commit.as_ref()),
-            ("leakcheck.version", Some(&run.leakcheck_version)),
-            ("leakcheck.rustc", run.rustc.as_ref()),
-        ] {
-            if let Some(value) = value {
-                property(&mut out, "      ", key, value);
+/// Where the parts of a `junit.xml` that change as records are added are, so that adding one
+/// writes the new `<testcase>` and two fixed-width headers in place instead of the whole file.
+///
+/// The file is one `<testsuites>` with one `<testsuite>` per binary, as long as each binary's
+/// records come together (they do under `cargo test`, which runs binaries one after another; a
+/// record of another binary in between starts a new `<testsuite>` of the same name). The counts
+/// in both headers are padded with spaces before the `>` to the width of the largest counts, so
+/// rewriting a header never moves what follows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Layout {
+    /// The length of the file.
+    pub(crate) len: u64,
+    /// The whole run's counts (the `<testsuites>` header, right after the XML declaration).
+    all: Counts,
+    /// The last `<testsuite>`: where its header starts, its binary and its counts.
+    last: Option<Suite>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Suite {
+    at: u64,
+    binary: String,
+    counts: Counts,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Counts {
+    tests: u64,
+    failures: u64,
+    ms: u64,
+}
+
+impl Counts {
+    const MAX: Counts = Counts {
+        tests: u64::MAX,
+        failures: u64::MAX,
+        ms: u64::MAX,
+    };
+
+    fn add(&mut self, record: &TestRecord) {
+        self.tests += 1;
+        self.failures += u64::from(record.outcome.is_failure());
+        self.ms = self.ms.saturating_add(record.duration_ms);
+    }
+}
+
+const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+/// What follows the last `<testcase>` of the last suite.
+const SUITE_END: &str = "  </testsuite>\n</testsuites>\n";
+/// What follows the last suite.
+const END: &str = "</testsuites>\n";
+
+impl Layout {
+    /// The text and layout of a `junit.xml` without tests.
+    pub(crate) fn start() -> (String, Layout) {
+        let text = format!("{DECLARATION}{}\n{END}", root_header(Counts::default()));
+        let layout = Layout {
+            len: text.len() as u64,
+            ..Layout::default()
+        };
+        (text, layout)
+    }
+
+    /// The edits that add `record` (of the run `run`) to the file this layout describes.
+    pub(crate) fn append(&mut self, record: &TestRecord, run: &RunInfo) -> Vec<Edit> {
+        let binary = record.test.binary_id();
+        let mut case = String::new();
+        testcase(&mut case, &binary, record);
+        let mut edits = Vec::with_capacity(3);
+        match &mut self.last {
+            Some(suite) if suite.binary == binary => {
+                suite.counts.add(record);
+                edits.push(Edit::new(
+                    self.len - SUITE_END.len() as u64,
+                    case + SUITE_END,
+                ));
+                edits.push(Edit::new(
+                    suite.at,
+                    suite_header(&binary, suite.counts, run),
+                ));
+            }
+            _ => {
+                let mut counts = Counts::default();
+                counts.add(record);
+                let at = self.len - END.len() as u64;
+                let mut text = suite_header(&binary, counts, run);
+                text.push('\n');
+                suite_properties(&mut text, run);
+                text.push_str(&case);
+                text.push_str(SUITE_END);
+                edits.push(Edit::new(at, text));
+                self.last = Some(Suite { at, binary, counts });
             }
         }
-        out.push_str("    </properties>\n");
-        for test in tests {
-            testcase(&mut out, name, test);
-        }
-        out.push_str("  </testsuite>\n");
+        self.all.add(record);
+        self.len = edits[0].end();
+        edits.push(Edit::new(DECLARATION.len() as u64, root_header(self.all)));
+        edits
     }
-    out.push_str("</testsuites>\n");
-    out
+}
+
+/// `text` padded with spaces before its final `>` to the width it has with `widest`.
+fn padded(text: String, widest: &str) -> String {
+    let mut text = text;
+    let pad = widest.len().saturating_sub(text.len());
+    text.insert_str(text.len() - 1, &" ".repeat(pad));
+    text
+}
+
+fn seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+fn root_header(counts: Counts) -> String {
+    let open = |c: Counts| {
+        format!(
+            "<testsuites name=\"leakcheck\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{}\">",
+            c.tests,
+            c.failures,
+            seconds(c.ms)
+        )
+    };
+    padded(open(counts), &open(Counts::MAX))
+}
+
+fn suite_header(binary: &str, counts: Counts, run: &RunInfo) -> String {
+    let open = |c: Counts| {
+        format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\" \
+             time=\"{}\" timestamp=\"{}\">",
+            escape(binary),
+            c.tests,
+            c.failures,
+            seconds(c.ms),
+            escape(run.started_at.trim_end_matches('Z'))
+        )
+    };
+    padded(open(counts), &open(Counts::MAX))
+}
+
+fn suite_properties(out: &mut String, run: &RunInfo) {
+    out.push_str("    <properties>\n");
+    for (key, value) in [
+        ("leakcheck.run_id", Some(&run.id)),
+        ("leakcheck.commit", run.commit.as_ref()),
+        ("leakcheck.version", Some(&run.leakcheck_version)),
+        ("leakcheck.rustc", run.rustc.as_ref()),
+    ] {
+        if let Some(value) = value {
+            property(out, "      ", key, value);
+        }
+    }
+    out.push_str("    </properties>\n");
 }
 
 fn testcase(out: &mut String, classname: &str, record: &TestRecord) {
     let t = &record.test;
     let _ = writeln!(
         out,
-        "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{:.3}\">",
+        "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{}\">",
         escape(classname),
         escape(&t.name),
         escape(&t.file),
         t.line,
-        record.duration_ms as f64 / 1000.0
+        seconds(record.duration_ms)
     );
     out.push_str("      <properties>\n");
     property(out, "        ", "outcome", record.outcome.key());

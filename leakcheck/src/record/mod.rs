@@ -24,6 +24,7 @@
 //! ```
 
 // Writing records is the harness's side: reachable only through the CLI's support module.
+pub(crate) mod append;
 pub(crate) mod store;
 
 use crate::analyze::Verdict;
@@ -49,7 +50,8 @@ pub struct RunReport {
     pub schema_version: u32,
     /// What the run was: id, time, commit, toolchain.
     pub run: RunInfo,
-    /// One record per leak test, ordered by binary and name.
+    /// One record per leak test, ordered by binary and name when read (the file holds them in
+    /// the order the tests finished).
     pub tests: Vec<TestRecord>,
     /// Records of this run that could not be read (file and reason); they are not in `tests`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -420,6 +422,16 @@ pub enum ReadProblem {
     },
 }
 
+impl ReadProblem {
+    fn of(e: std::io::Error) -> ReadProblem {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ReadProblem::Missing
+        } else {
+            ReadProblem::Io(e)
+        }
+    }
+}
+
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.path.display(), self.problem)
@@ -501,7 +513,8 @@ impl ReadError {
 
 /// Reads a `report.json` (or a saved baseline).
 pub fn read_report(path: &Path) -> Result<RunReport, ReadError> {
-    parse_report(text_of(&read_bytes(path)?, path)?, path)
+    let bytes = store::read_shared(path).map_err(|e| ReadError::new(path, ReadProblem::of(e)))?;
+    parse_report(text_of(&bytes, path)?, path)
 }
 
 /// Reads one test's record (`runs/<run id>/<test>.json`).
@@ -510,14 +523,7 @@ pub fn read_record(path: &Path) -> Result<TestRecord, ReadError> {
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, ReadError> {
-    std::fs::read(path).map_err(|e| {
-        let problem = if e.kind() == std::io::ErrorKind::NotFound {
-            ReadProblem::Missing
-        } else {
-            ReadProblem::Io(e)
-        };
-        ReadError::new(path, problem)
-    })
+    std::fs::read(path).map_err(|e| ReadError::new(path, ReadProblem::of(e)))
 }
 
 /// The bytes of a record file as text: records are UTF-8 JSON, so anything else is damage.
@@ -527,7 +533,12 @@ fn text_of<'a>(bytes: &'a [u8], path: &Path) -> Result<&'a str, ReadError> {
 
 /// Parses the text of a `report.json`; `path` only names it in errors.
 pub fn parse_report(text: &str, path: &Path) -> Result<RunReport, ReadError> {
-    parse(text, path, "report")
+    let mut report: RunReport = parse(text, path, "report")?;
+    // Records are appended as tests finish; readers see them by binary and name.
+    report
+        .tests
+        .sort_by_cached_key(|t| (t.test.binary_id(), t.test.name.clone()));
+    Ok(report)
 }
 
 /// Parses the text of one test's record; `path` only names it in errors.

@@ -4,17 +4,25 @@
 //! otherwise):
 //!
 //! ```text
-//! run.json                 the current run (RunInfo) and the ids of runs it superseded
+//! run.json                 the current run (RunInfo), the ids of runs it superseded, and
+//!                          where the growing parts of report.json and junit.xml are
 //! runs/<run id>/<test>.json one TestRecord per leak test of the current run
 //! report.json              the current run with all its records (RunReport)
 //! junit.xml                the same as JUnit
-//! .lock                    serialises writers (flock)
+//! .lock                    serialises writers (flock); readers take it shared
 //! ```
 //!
-//! Every write takes the lock, writes a temporary file next to its target and renames it over
-//! the target, so a reader sees the old file or the new one, never a torn one, and two writers
-//! never interleave. `report.json` and `junit.xml` are rebuilt from the run's records on every
-//! save: each test binary and each process adds its record and leaves both files complete.
+//! Every save takes the lock and writes its record to a temporary file renamed over the
+//! target, so two writers never interleave and a record is never torn. `report.json` and
+//! `junit.xml` then grow by appending the one record in place (see `append`): a save costs the
+//! same at the 10,000th test as at the first, and both files are complete after every save, so
+//! they are when `cargo test` or `cargo nextest run` returns. A save cut short in an append (a
+//! full disk, a killed process) leaves files whose length `run.json` does not expect, and the
+//! next save rebuilds both from the records; so does a test saved twice in one run (a retry),
+//! and the first save of a run. A process killed between writing its record and appending it
+//! loses only its own record from the reports (it stays in `runs/`, and `cargo leakcheck merge`
+//! of the folder has it). [`read_report`](super::read_report) holds the lock shared, so a reader
+//! never sees an append half done.
 //!
 //! A **run** is one invocation of a test runner: `cargo leakcheck test` sets `LEAKCHECK_RUN_ID`
 //! for the tests it starts; otherwise the id is the identity of the process that started the
@@ -23,6 +31,7 @@
 //! previous run's records are removed, and a writer of a superseded run still finishing keeps
 //! its record in its own folder without touching the new run's report.
 
+use super::append::{self, Layout, Which};
 use super::{read_record, RunInfo, RunReport, TestRecord, SCHEMA_VERSION};
 use crate::config::env;
 use serde::{Deserialize, Serialize};
@@ -91,6 +100,10 @@ struct RunState {
     current: RunInfo,
     #[serde(default)]
     superseded: Vec<String>,
+    /// Where the parts of the current run's `report.json` and `junit.xml` are; `None` until
+    /// they are written.
+    #[serde(default)]
+    layout: Option<Layout>,
 }
 
 /// How many superseded run ids `run.json` remembers.
@@ -162,17 +175,43 @@ impl Store {
                 id: record.run_id.clone(),
                 ..info()
             };
+            state.layout = None;
             self.remove_other_runs(&run_dir)?;
             write_atomically(&state_path, &to_json(&state))?;
             Saved::Current
         };
         fs::create_dir_all(&run_dir).map_err(|e| context(e, Action::Create, &run_dir))?;
         let record_path = run_dir.join(format!("{}.json", file_stem(&record.test.full_name())));
+        // A second record of the same test (a retry) replaces the first: the reports are
+        // rebuilt rather than holding both.
+        let again = record_path.exists();
         write_atomically(&record_path, &to_json(record))?;
         if saved == Saved::Current {
-            let report = self.collect(&run_dir, state.current);
-            write_atomically(&self.report_path(), &to_json(&report))?;
-            write_atomically(&self.junit_path(), &crate::junit::render(&report))?;
+            let (report, junit) = (self.report_path(), self.junit_path());
+            let appended = match state.layout.as_mut() {
+                Some(layout) if !again && layout.matches(&report, &junit) => {
+                    match layout.append(record, &state.current, &report, &junit) {
+                        Ok(()) => true,
+                        Err((which, e)) => {
+                            let path = match which {
+                                Which::Report => report,
+                                Which::Junit => junit,
+                            };
+                            // The layout no longer matches the files: the next save rebuilds.
+                            return Err(context(e, Action::Write, &path));
+                        }
+                    }
+                }
+                _ => false,
+            };
+            if !appended {
+                let (json, xml, layout) =
+                    append::render(&self.collect(&run_dir, state.current.clone()));
+                write_atomically(&report, &json)?;
+                write_atomically(&junit, &xml)?;
+                state.layout = Some(layout);
+            }
+            write_atomically(&state_path, &to_json(&state))?;
         }
         Ok(saved)
     }
@@ -343,14 +382,14 @@ pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), StoreError
 }
 
 #[cfg(not(all(test, unix)))]
-fn write_all(file: &mut File, bytes: &[u8]) -> io::Result<()> {
+pub(super) fn write_all(file: &mut File, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write as _;
     file.write_all(bytes)
 }
 
 /// In unit tests, writes go through a hook that can pretend the disk fills up.
 #[cfg(all(test, unix))]
-fn write_all(file: &mut File, bytes: &[u8]) -> io::Result<()> {
+pub(super) fn write_all(file: &mut File, bytes: &[u8]) -> io::Result<()> {
     fault::write_all(file, bytes)
 }
 
@@ -425,9 +464,21 @@ impl Lock {
             .write(true)
             .open(path)
             .map_err(|e| context(e, Action::Open, path))?;
-        os::lock(&file).map_err(|e| context(e, Action::Lock, path))?;
+        os::lock(&file, true).map_err(|e| context(e, Action::Lock, path))?;
         Ok(Lock(file))
     }
+}
+
+/// Reads a file of a record store under the store's lock, shared, so that a save in progress
+/// is never seen half done; a file outside a store (no `.lock` beside it) is read as it is.
+pub(crate) fn read_shared(path: &Path) -> io::Result<Vec<u8>> {
+    let lock = path.parent().map(|dir| dir.join(".lock"));
+    // Only an existing lock file: a reader must not create one where it reads.
+    let _held = match lock.and_then(|lock| File::open(lock).ok()) {
+        Some(file) => os::lock(&file, false).map(|()| file).ok(),
+        None => None,
+    };
+    fs::read(path)
 }
 
 /// The current time as RFC 3339 in UTC, and in milliseconds since the Unix epoch.
@@ -449,10 +500,16 @@ mod os {
     use std::io;
     use std::os::fd::AsRawFd;
 
-    pub(super) fn lock(file: &File) -> io::Result<()> {
+    /// Takes the lock on `file`: exclusive for a writer, shared for a reader.
+    pub(super) fn lock(file: &File, exclusive: bool) -> io::Result<()> {
+        let how = if exclusive {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_SH
+        };
         loop {
             // SAFETY: flock on a descriptor we own; blocks until the lock is ours.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            if unsafe { libc::flock(file.as_raw_fd(), how) } == 0 {
                 return Ok(());
             }
             let e = io::Error::last_os_error();
@@ -482,7 +539,7 @@ mod os {
     use std::io;
 
     /// No lock without flock: concurrent writers may race (documented in the README).
-    pub(super) fn lock(_file: &File) -> io::Result<()> {
+    pub(super) fn lock(_file: &File, _exclusive: bool) -> io::Result<()> {
         Ok(())
     }
 
@@ -501,246 +558,4 @@ fn start_time(stat: &str) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_are_rfc3339_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_262_461), "2026-11-21T12:01:01Z");
-    }
-
-    #[test]
-    fn file_stems_are_safe_and_distinct() {
-        let a = file_stem("pkg::bin::a::b");
-        let b = file_stem("pkg::bin::a_b");
-        assert!(a.starts_with("pkg__bin__a__b-"), "{a}");
-        assert_ne!(a, b);
-        assert!(file_stem(&"x".repeat(500)).len() < 140);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn start_time_reads_any_command_name(comm in "\\PC{0,20}", start in proptest::prelude::any::<u64>()) {
-            let stat = format!("42 ({comm}) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 {start} 1000");
-            proptest::prop_assert_eq!(start_time(&stat), Some(start));
-        }
-
-        #[test]
-        fn start_time_never_panics(stat in "\\PC{0,200}") {
-            let _ = start_time(&stat);
-        }
-    }
-
-    #[test]
-    fn start_time_survives_odd_command_names() {
-        let stat = "42 (my (odd) cmd) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000";
-        assert_eq!(start_time(stat), Some(98765));
-        assert_eq!(start_time("garbage"), None);
-    }
-
-    #[test]
-    fn output_dir_prefers_the_override_then_the_binary_location() {
-        let root = std::env::temp_dir().join(format!("leakcheck-dir-{}", std::process::id()));
-        let deps = root.join("target/x86_64-unknown-linux-gnu/debug/deps");
-        fs::create_dir_all(&deps).unwrap();
-        fs::write(root.join("target/CACHEDIR.TAG"), "").unwrap();
-        let exe = deps.join("heap-0123");
-        let none = |_: &str| None;
-        assert_eq!(
-            resolve_output_dir(none, Some(&exe)),
-            root.join("target/leakcheck")
-        );
-        let set = |name: &str| (name == env::DIR).then(|| PathBuf::from("/elsewhere"));
-        assert_eq!(
-            resolve_output_dir(set, Some(&exe)),
-            PathBuf::from("/elsewhere")
-        );
-        let target = |name: &str| (name == "CARGO_TARGET_DIR").then(|| PathBuf::from("/t"));
-        assert_eq!(
-            resolve_output_dir(target, Some(Path::new("/nowhere/x"))),
-            PathBuf::from("/t/leakcheck")
-        );
-        fs::remove_dir_all(&root).unwrap();
-    }
-
-    fn temp_store(name: &str) -> (PathBuf, Store) {
-        let dir = std::env::temp_dir().join(format!("leakcheck-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        (dir.clone(), Store::at(dir))
-    }
-
-    /// Attempt `i` of one of four tests, `t0` to `t3`; the message tells the attempts apart.
-    fn record(run: &str, i: usize) -> TestRecord {
-        TestRecord::new(
-            run.to_owned(),
-            crate::TestId::of_fn(
-                "pkg",
-                "faults::m",
-                &format!("t{}", i % 4),
-                "tests/faults.rs",
-                1,
-            ),
-            &crate::Config::default(),
-            super::super::Outcome::Failed,
-            Some(format!("attempt {i}")),
-            None,
-            std::time::Duration::from_millis(5),
-        )
-    }
-
-    fn info(run: &str) -> RunInfo {
-        RunInfo {
-            id: run.to_owned(),
-            ..RunInfo::default()
-        }
-    }
-
-    /// Files under `dir` whose name marks them temporary.
-    fn temporary_files(dir: &Path) -> Vec<PathBuf> {
-        let mut found = Vec::new();
-        let mut stack = vec![dir.to_owned()];
-        while let Some(d) = stack.pop() {
-            for path in fs::read_dir(&d)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-            {
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.to_string_lossy().ends_with(".tmp") {
-                    found.push(path);
-                }
-            }
-        }
-        found
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_full_disk_fails_the_save_naming_the_file_and_tears_nothing() {
-        let (dir, store) = temp_store("disk-full");
-        for i in 0..4 {
-            store.save(&record("run", i), || info("run")).unwrap();
-        }
-        let mut report = fs::read(store.report_path()).unwrap();
-        let (mut failures, mut successes) = (0, 0);
-        // From no space at all to enough for the record, the report and junit.xml: every write
-        // of a save is cut short somewhere along the way.
-        for (i, space) in (4..).zip((0..8_000).step_by(97)) {
-            let result = {
-                let _full = fault::disk_full_after(space);
-                store.save(&record("run", i), || info("run"))
-            };
-            let now = fs::read(store.report_path()).unwrap();
-            let parsed = super::super::parse_report(
-                std::str::from_utf8(&now).unwrap(),
-                &store.report_path(),
-            )
-            .unwrap_or_else(|e| panic!("report.json torn with {space} bytes of space: {e}"));
-            assert_eq!(parsed.tests.len(), 4);
-            assert!(parsed.unreadable.is_empty(), "{:?}", parsed.unreadable);
-            let name = format!("pkg::faults::m::t{}", i % 4);
-            let attempt = format!("attempt {i}");
-            let has_this_attempt =
-                parsed.test(&name).and_then(|t| t.message.as_deref()) == Some(attempt.as_str());
-            match result {
-                Ok(_) => {
-                    successes += 1;
-                    assert!(has_this_attempt, "{name}: {attempt} not in the report");
-                }
-                Err(e) => {
-                    failures += 1;
-                    let message = e.to_string();
-                    assert!(message.contains("No space left on device"), "{message}");
-                    assert!(message.contains("the disk is full"), "{message}");
-                    assert!(message.contains("LEAKCHECK_DIR"), "{message}");
-                    assert!(message.contains(&dir.display().to_string()), "{message}");
-                    // Either report.json is the one before, or it was written whole and the
-                    // save failed after it (at junit.xml).
-                    assert!(
-                        now == report || (has_this_attempt && message.contains("junit.xml")),
-                        "report.json changed by a failed save with {space} bytes: {message}"
-                    );
-                }
-            }
-            assert_eq!(
-                temporary_files(&dir),
-                Vec::<PathBuf>::new(),
-                "{space} bytes"
-            );
-            report = now;
-        }
-        assert!(
-            failures > 10 && successes > 10,
-            "{failures} failures, {successes} successes: the space range misses a case"
-        );
-        // Once there is space again, report.json and junit.xml agree with the records.
-        store.save(&record("run", 0), || info("run")).unwrap();
-        let report = crate::record::read_report(&store.report_path()).unwrap();
-        assert_eq!(report.tests.len(), 4);
-        let junit = fs::read_to_string(store.junit_path()).unwrap();
-        assert_eq!(junit.matches("<testcase ").count(), 4);
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_first_save_on_a_full_disk_leaves_no_files_behind() {
-        let (dir, store) = temp_store("disk-full-first");
-        let error = {
-            let _full = fault::disk_full_after(0);
-            store.save(&record("run", 1), || info("run")).unwrap_err()
-        };
-        let message = error.to_string();
-        assert!(
-            message.starts_with(&format!("cannot write {}", dir.join("run.json").display())),
-            "{message}"
-        );
-        assert!(message.contains("No space left on device"), "{message}");
-        assert_eq!(
-            (error.action, &error.path),
-            (Action::Write, &dir.join("run.json"))
-        );
-        assert!(!store.report_path().exists());
-        assert_eq!(temporary_files(&dir), Vec::<PathBuf>::new());
-        // The next save with space starts the run properly.
-        store.save(&record("run", 2), || info("run")).unwrap();
-        let report = crate::record::read_report(&store.report_path()).unwrap();
-        assert_eq!((report.run.id.as_str(), report.tests.len()), ("run", 1));
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn write_errors_say_what_to_do() {
-        let path = Path::new("/records/report.json");
-        let cases = [
-            (libc::ENOSPC, "the disk is full"),
-            (libc::EDQUOT, "quota"),
-            (
-                libc::EROFS,
-                "read-only: set LEAKCHECK_DIR to a writable directory",
-            ),
-            (libc::EACCES, "make the directory writable"),
-        ];
-        for (errno, needle) in cases {
-            let e = context(io::Error::from_raw_os_error(errno), Action::Write, path);
-            let message = e.to_string();
-            assert!(
-                message.starts_with("cannot write /records/report.json: "),
-                "{message}"
-            );
-            assert!(message.contains(needle), "{message}");
-            // The cause is kept, not only its text.
-            assert_eq!(e.source.raw_os_error(), Some(errno));
-            assert!(e.hint().is_some_and(|h| message.ends_with(h)), "{message}");
-        }
-        // Others are named without a guess.
-        let e = context(io::Error::from_raw_os_error(libc::EIO), Action::Write, path);
-        assert!(!e.to_string().contains(';'), "{e}");
-        assert_eq!(e.hint(), None);
-    }
-}
+mod tests;
