@@ -177,9 +177,12 @@ pub(crate) fn run_measured(meta: TestMeta, options: Options, measure: &mut Measu
     }
 }
 
-/// Writes the test's record and refreshes `report.json`/`junit.xml`. A failure to write does
-/// not change the test's verdict: it is printed, and the verdict stands.
+/// Writes the test's record and adds it to `report.json`/`junit.xml`, unless records are off. A
+/// failure to write does not change the test's verdict: it is printed, and the verdict stands.
 fn save_record(test: &TestId, config: &Config, ended: &Result<Report, String>, started: Instant) {
+    if !config.records {
+        return;
+    }
     let (outcome, message, report) = match ended {
         Ok(report) => {
             let outcome = Outcome::of(report);

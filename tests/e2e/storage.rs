@@ -64,6 +64,11 @@ enum Disk {
 /// namespace of their own; the listing of the directory afterwards is in the output, after
 /// `=== listing ===`.
 fn run_on(disk: Disk) -> Run {
+    run_with(disk, &[])
+}
+
+/// [`run_on`] with more environment variables for the tests.
+fn run_with(disk: Disk, vars: &[(&str, &str)]) -> Run {
     let dir = mount_point();
     let prepare = match disk {
         Disk::Writable => "mount -t tmpfs -o size=1m tmpfs \"$DIR\"",
@@ -94,7 +99,8 @@ fn run_on(disk: Disk) -> Run {
         .env("DIR", &dir)
         .env("LEAKCHECK_DIR", &dir)
         .env("LEAKY_EXE", &executables()[LEAKY.0])
-        .env("CLEAN_EXE", &executables()[CLEAN.0]);
+        .env("CLEAN_EXE", &executables()[CLEAN.0])
+        .envs(vars.iter().copied());
     let shown = format!("{disk:?}: {command:?}");
     let out = command
         .output()
@@ -167,6 +173,7 @@ fn a_writable_directory_keeps_the_records_and_says_nothing() {
     }
     assert!(!listing.contains(".tmp"), "{listing}");
     let report: serde_json::Value = serde_json::from_str(report(&run)).expect("report.json");
+    // In the order the tests finished.
     let outcomes: Vec<(&str, &str)> = report["tests"]
         .as_array()
         .expect("tests")
@@ -178,9 +185,19 @@ fn a_writable_directory_keeps_the_records_and_says_nothing() {
         .collect();
     assert_eq!(
         outcomes,
-        [(CLEAN.1, "passed"), (LEAKY.1, "leaked")],
+        [(LEAKY.1, "leaked"), (CLEAN.1, "passed")],
         "{report}"
     );
+}
+
+#[test]
+fn records_off_writes_nothing_and_the_verdicts_stand() {
+    let run = run_with(Disk::Writable, &[("LEAKCHECK_RECORDS", "off")]);
+    assert_verdicts(&run, &[]);
+    let listing = listing(&run);
+    for file in ["report.json", "junit.xml", "run.json", "runs"] {
+        assert!(!listing.contains(file), "{file} written:\n{listing}");
+    }
 }
 
 #[test]

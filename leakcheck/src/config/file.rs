@@ -44,6 +44,8 @@ pub struct ConfigFile {
     pub timeout: Option<u64>,
     /// Run each leak test in a child process.
     pub isolate: Option<bool>,
+    /// Keep records (`false`: pass/fail only).
+    pub records: Option<bool>,
     /// Trace suspected leaks to where they were allocated.
     pub attribute: Option<bool>,
     /// Judge live heap memory.
@@ -160,6 +162,30 @@ mod tests {
         // Lists are the union, the test's own first.
         assert_eq!(c.suppress.threads, ["mine", "io-*", "timer", "pool-*"]);
         assert_eq!(c.suppress.heap, ["regex::*"]);
+    }
+
+    #[test]
+    fn records_are_switched_off_by_the_file_or_the_environment() {
+        let none = Config::resolve_with(&Options::NONE, env_of(&[]), None).unwrap();
+        assert!(none.records);
+        let file = parse("records = false\n").unwrap();
+        let c = Config::resolve_with(&Options::NONE, env_of(&[]), Some(&file)).unwrap();
+        assert!(!c.records);
+        let on = env_of(&[("LEAKCHECK_RECORDS", "on")]);
+        assert!(
+            Config::resolve_with(&Options::NONE, on, Some(&file))
+                .unwrap()
+                .records
+        );
+        let off = env_of(&[("LEAKCHECK_RECORDS", "off")]);
+        assert!(
+            !Config::resolve_with(&Options::NONE, off, None)
+                .unwrap()
+                .records
+        );
+        let bad = env_of(&[("LEAKCHECK_RECORDS", "sometimes")]);
+        let err = Config::resolve_with(&Options::NONE, bad, None).unwrap_err();
+        assert!(err.to_string().contains("LEAKCHECK_RECORDS"), "{err}");
     }
 
     #[test]

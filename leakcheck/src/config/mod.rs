@@ -68,6 +68,8 @@ pub mod env {
     pub const SUPPRESS_HEAP: &str = "LEAKCHECK_SUPPRESS_HEAP";
     /// The configuration file to read instead of looking for `leakcheck.toml`; `none` reads none.
     pub const CONFIG: &str = "LEAKCHECK_CONFIG";
+    /// `off` (or `0`, `false`, `no`) keeps no records: pass/fail only, nothing written.
+    pub const RECORDS: &str = "LEAKCHECK_RECORDS";
 }
 
 /// What a suspicious verdict (growth that was not confirmed) does to a test.
@@ -422,6 +424,9 @@ pub struct Config {
     /// run twice. Threads, fds and tasks it leaves behind are leaks; heap growth is suspicious at
     /// most, since one run cannot tell a leak from lazy initialisation.
     pub single_run: bool,
+    /// Keep a record of the test and add it to `report.json` and `junit.xml` (run-wide: the
+    /// environment or the file only).
+    pub records: bool,
     /// The configuration file that was read, if any.
     pub file: Option<std::path::PathBuf>,
 }
@@ -447,6 +452,7 @@ impl Default for Config {
             flavor: Flavor::CurrentThread,
             worker_threads: None,
             single_run: false,
+            records: true,
             file: None,
         }
     }
@@ -624,6 +630,8 @@ impl Config {
                 Some(1) => true,
                 Some(runs) => return Err(ConfigError::UnsupportedRuns { runs }),
             },
+            // Whether records are kept is about the run, not one test.
+            records: switch(None, env::RECORDS, f.records)?,
             file: file.map(|f| f.path.clone()),
         };
         config.validate()?;
