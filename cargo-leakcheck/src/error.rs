@@ -78,6 +78,11 @@ pub enum CliError {
         /// The inputs.
         inputs: Vec<PathBuf>,
     },
+    /// `merge` was given reports of different commits without `--allow-mixed-commits`.
+    MixedCommits {
+        /// Each commit, with the first report that tested it.
+        commits: Vec<(String, PathBuf)>,
+    },
     /// A name that cannot be a baseline's.
     BaselineName {
         /// The name.
@@ -237,6 +242,21 @@ impl fmt::Display for CliError {
                      report.json, saved baselines from `.leakcheck/baselines/`, CI artifacts) or \
                      a directory of them",
                     inputs.join(", ")
+                )
+            }
+            CliError::MixedCommits { commits } => {
+                let each: Vec<String> = commits
+                    .iter()
+                    .map(|(commit, path)| {
+                        format!("{} ({})", commit.get(..12).unwrap_or(commit), shown(path))
+                    })
+                    .collect();
+                write!(
+                    f,
+                    "refusing to merge reports of different commits: {}; a merged run is one \
+                     commit's. Merge each commit's shards on their own, or pass \
+                     --allow-mixed-commits to merge them anyway",
+                    each.join(", ")
                 )
             }
             CliError::BaselineName { name, rule } => {

@@ -8,7 +8,7 @@
 //! | code | meaning |
 //! |------|---------|
 //! | 0 | success: the tests passed, no regression, the targets were met |
-//! | 1 | a check failed: a test failed or leaked (`test`), a regression (`diff`), the targets were missed (`simulate`) |
+//! | 1 | a check failed: a test failed or leaked (`test`, `merge`), a regression (`diff`), the targets were missed (`simulate`) |
 //! | 2 | usage or I/O error: a bad argument, a missing or unreadable file, a program that cannot be started ([`CliError`]) |
 //! | 101 | `test` only: the tests could not be built (a compile error, a failed build script, a package that does not exist), so none ran |
 //!
@@ -56,6 +56,7 @@ pub mod diff;
 pub mod error;
 pub mod html;
 pub mod locate;
+pub mod merge;
 pub mod monitor;
 pub mod simulate;
 pub mod test_run;
@@ -85,6 +86,9 @@ pub enum Command {
     /// Saves or lists baselines: reports kept under `.leakcheck/baselines/` to commit.
     #[command(subcommand)]
     Baseline(baseline::BaselineCommand),
+    /// Merges the reports of a sharded run (nextest partitions, CI jobs) into one report and
+    /// one JUnit file.
+    Merge(merge::MergeArgs),
     /// Shows the same tests across many reports (commits): a table and an HTML page of plots.
     Trend(trend::TrendArgs),
     /// Runs the simulation catalogue — leak families and their clean twins, each case in a
@@ -124,6 +128,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Test(args) => test_run::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Baseline(command) => baseline::run(&command),
+        Command::Merge(args) => merge::run(&args),
         Command::Trend(args) => trend::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::SimulateCase(args) => simulate::run_case(&args),

@@ -88,6 +88,12 @@ pub use snapshot::Sample;
 pub mod _cargo_leakcheck_support {
     pub use crate::junit::escape;
     pub use crate::record::store::{Action, Saved, Store, StoreError};
+
+    /// The texts of `report.json` and `junit.xml` holding `report` (what `merge` writes).
+    pub fn report_files(report: &crate::record::RunReport) -> (String, String) {
+        let (json, xml, _) = crate::record::append::render(report);
+        (json, xml)
+    }
 }
 
 /// What `#[leak_test]` expands to. Not a public API: it may change in

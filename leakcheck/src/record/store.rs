@@ -216,6 +216,33 @@ impl Store {
         Ok(saved)
     }
 
+    /// The current run's report: `report.json`, with any record of the run that it lacks (one
+    /// whose test was killed between saving the record and appending it). For `merge`.
+    pub fn current_report(&self) -> Result<RunReport, super::ReadError> {
+        let mut report = super::read_report(&self.report_path())?;
+        let run_dir = self.run_dir(&report.run.id);
+        let listed: std::collections::HashSet<String> = report
+            .tests
+            .iter()
+            .map(|t| format!("{}.json", file_stem(&t.test.full_name())))
+            .collect();
+        let entries = fs::read_dir(&run_dir).into_iter().flatten().flatten();
+        for path in entries.map(|e| e.path()) {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if !name.ends_with(".json") || listed.contains(name.as_ref()) {
+                continue;
+            }
+            match read_record(&path) {
+                Ok(record) => report.tests.push(record),
+                Err(e) => report.unreadable.push(e.to_string()),
+            }
+        }
+        report
+            .tests
+            .sort_by_cached_key(|t| (t.test.binary_id(), t.test.name.clone()));
+        Ok(report)
+    }
+
     /// The report of the records in `run_dir`.
     fn collect(&self, run_dir: &Path, run: RunInfo) -> RunReport {
         let mut tests = Vec::new();
