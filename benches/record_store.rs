@@ -1,6 +1,7 @@
-//! What keeping the reports current costs each leak test: saving one record into a run that
-//! already holds N records rewrites report.json and junit.xml from all N (under the lock), so the
-//! cost grows with the run. Records are shaped like a clean test's (10 samples, no attribution).
+//! What keeping the reports current costs each leak test: saving one new record into a run that
+//! already holds N records (10, 1,000, 10,000). A save appends to report.json and junit.xml in
+//! place, so its cost must not grow with N. Records are shaped like a clean test's (10 samples,
+//! no attribution).
 //!
 //! Run with `cargo bench --bench record_store`.
 
@@ -34,7 +35,7 @@ fn save(c: &mut Criterion) {
     // A real clean report: 2 warmup + 8 measured iterations.
     let report = Check::new().run(|| drop(std::hint::black_box(vec![0u8; 64])));
     let mut group = c.benchmark_group("save_record");
-    for existing in [1usize, 50, 200] {
+    for existing in [10usize, 1_000, 10_000] {
         let dir = std::env::temp_dir().join(format!("leakcheck-bench-store-{existing}"));
         let _ = std::fs::remove_dir_all(&dir);
         let store = Store::at(&dir);
@@ -42,9 +43,17 @@ fn save(c: &mut Criterion) {
         for i in 0..existing {
             store.save(&record(i, &report), info).unwrap();
         }
-        let last = record(existing - 1, &report);
-        group.bench_with_input(BenchmarkId::from_parameter(existing), &last, |b, last| {
-            b.iter(|| store.save(last, info).unwrap())
+        // Each iteration saves a test the run has not seen (a retry would rebuild).
+        let mut next = existing;
+        group.bench_function(BenchmarkId::from_parameter(existing), |b| {
+            b.iter_batched(
+                || {
+                    next += 1;
+                    record(next, &report)
+                },
+                |new| store.save(&new, info).unwrap(),
+                criterion::BatchSize::SmallInput,
+            )
         });
         let _ = std::fs::remove_dir_all(&dir);
     }
