@@ -45,9 +45,9 @@
 pub mod sample;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 /// A [`GlobalAlloc`] that forwards to `A` and counts what passes through.
 ///
@@ -226,11 +226,10 @@ fn count_slow(slot: &'static Slot, op: Op, size: usize) {
         let (calls, bytes) = slot.counters(op);
         calls.fetch_add(1, Ordering::Relaxed);
         bytes.fetch_add(size as u64, Ordering::Relaxed);
-        sample::watch_shared(&slot.countdown, op, size);
+        sample::watch_shared(op, size);
     } else {
         if slot.reseed.swap(false, Ordering::SeqCst) {
-            slot.countdown
-                .store(slot.next_interval(), Ordering::Relaxed);
+            slot.set_countdown(slot.next_interval());
         }
         slot.add_owned(op, size);
         slot.watch_owned(op, size);
@@ -319,9 +318,7 @@ fn settle_divert(slot: &Slot) {
 /// its own thread: only the owner writes its countdown, so the request goes through the slow
 /// path. The shared slot's countdown is atomic and is redrawn here.
 fn reseed_all() {
-    SHARED
-        .countdown
-        .store(sample::shared_interval(), Ordering::SeqCst);
+    sample::SHARED_COUNTDOWN.store(sample::shared_interval(), Ordering::SeqCst);
     for slot in &SLOTS {
         slot.reseed.store(true, Ordering::SeqCst);
         slot.divert.store(true, Ordering::SeqCst);
@@ -396,8 +393,7 @@ fn claim_slot() -> &'static Slot {
     slot.reseed.store(false, Ordering::SeqCst);
     slot.random.store(sample::thread_seed(), Ordering::Relaxed);
     slot.thread.store(sample::thread_id(), Ordering::Relaxed);
-    slot.countdown
-        .store(slot.next_interval(), Ordering::Relaxed);
+    slot.set_countdown(slot.next_interval());
     MINE.with(|m| m.set(slot));
     slot
 }
@@ -446,14 +442,21 @@ struct Slot {
     bytes_allocated: AtomicU64,
     deallocations: AtomicU64,
     bytes_deallocated: AtomicU64,
-    /// Bytes left before the next sampled allocation (`i64::MAX`: sampling off). Owned slots:
-    /// written by the owner only; the shared slot: updated with compare-and-swap.
-    countdown: AtomicI64,
+    /// Bytes left before the next sampled allocation (`i64::MAX`: sampling off). Only the
+    /// owner ever reads or writes it — no other thread, not even a reader of the counters —
+    /// so it is a plain integer and the check compiles to one `sub` from memory and one
+    /// branch. (The shared slot uses `sample::SHARED_COUNTDOWN` instead.)
+    countdown: UnsafeCell<i64>,
     /// The owner's xorshift state for drawing countdowns.
     random: AtomicU64,
     /// The owner's OS thread id, read once when the slot is claimed.
     thread: AtomicU64,
 }
+
+// SAFETY: every field is atomic except `countdown`, which only the slot's owner thread touches
+// (ownership passes between threads through `owned`: released with Release on thread exit,
+// claimed with Acquire), and which the special slots never use.
+unsafe impl Sync for Slot {}
 
 impl Slot {
     const fn new() -> Self {
@@ -474,7 +477,7 @@ impl Slot {
             deallocations: AtomicU64::new(0),
             bytes_deallocated: AtomicU64::new(0),
             reseed: AtomicBool::new(false),
-            countdown: AtomicI64::new(i64::MAX),
+            countdown: UnsafeCell::new(i64::MAX),
             random: AtomicU64::new(1),
             thread: AtomicU64::new(0),
         }
@@ -516,12 +519,10 @@ impl Slot {
     fn watch_owned(&self, op: Op, size: usize) {
         match op {
             Op::Alloc(p) => {
-                let left = self
-                    .countdown
-                    .load(Ordering::Relaxed)
-                    .wrapping_sub(size as i64);
-                self.countdown.store(left, Ordering::Relaxed);
-                if left < 0 {
+                // SAFETY: the caller is the slot's owner (see `countdown`).
+                let countdown = unsafe { &mut *self.countdown.get() };
+                *countdown = countdown.wrapping_sub(size as i64);
+                if *countdown < 0 {
                     self.countdown_expired(p, size);
                 }
             }
@@ -533,9 +534,14 @@ impl Slot {
     #[cold]
     #[inline(never)]
     fn countdown_expired(&self, p: *mut u8, size: usize) {
-        self.countdown
-            .store(self.next_interval(), Ordering::Relaxed);
+        self.set_countdown(self.next_interval());
         sample::record(p, size, self.thread.load(Ordering::Relaxed));
+    }
+
+    /// Sets the countdown (the owner only).
+    fn set_countdown(&self, bytes: i64) {
+        // SAFETY: only the owner calls this (see `countdown`).
+        unsafe { *self.countdown.get() = bytes };
     }
 
     /// The owner's next countdown at the current rate.
@@ -550,8 +556,7 @@ impl Slot {
     fn seed(&self, seed: u64) {
         self.random
             .store(sample::countdown::seed_state(seed), Ordering::Relaxed);
-        self.countdown
-            .store(self.next_interval(), Ordering::Relaxed);
+        self.set_countdown(self.next_interval());
     }
 
     fn read(&self) -> Counters {

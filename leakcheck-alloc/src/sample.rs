@@ -427,7 +427,8 @@ fn forget(address: usize) {
 }
 
 /// The sampling check of a thread without a slot of its own, on the shared atomic countdown.
-pub(crate) fn watch_shared(countdown: &AtomicI64, op: Op, size: usize) {
+pub(crate) fn watch_shared(op: Op, size: usize) {
+    let countdown = &SHARED_COUNTDOWN;
     match op {
         Op::Alloc(p) => {
             let mut current = countdown.load(Ordering::Relaxed);
@@ -454,6 +455,8 @@ pub(crate) fn watch_shared(countdown: &AtomicI64, op: Op, size: usize) {
     }
 }
 
+/// The countdown of threads without a slot of their own, shared by all of them.
+pub(crate) static SHARED_COUNTDOWN: AtomicI64 = AtomicI64::new(i64::MAX);
 /// Random state of the shared slot: a splitmix64 sequence, advanced atomically.
 static SHARED_RANDOM: AtomicU64 = AtomicU64::new(0x2545_F491_4F6C_DD1D);
 /// Per-thread seeds: a counter, so that no two threads start alike.
