@@ -29,16 +29,19 @@
 //! thread that finds the table full, or allocates while its thread-locals are being torn down,
 //! falls back to one shared slot updated with atomic adds: slower, still exact.
 //!
-//! The fast path is one thread-local load, one flag test and two adds. The flag (`divert`) sends
-//! a call to the slow path: it is always set on the two special slots — `FRESH`, where every
-//! thread starts and which claims it a slot, and `SHARED` — and set on every slot while
-//! [`Hooks`] are installed, so that checking for hooks costs nothing extra.
+//! The fast path is one thread-local load, one flag test and two adds, plus the sampler's
+//! subtract-and-branch on an allocation or filter load on a free (see [`sample`]). The flag
+//! (`divert`) sends a call to the slow path: it is always set on the two special slots —
+//! `FRESH`, where every thread starts and which claims it a slot, and `SHARED` — and set on
+//! every slot while [`Hooks`] are installed (or for one call after the sampling rate changes),
+//! so that checking for hooks costs nothing extra.
 //!
 //! # Heap profile
 //!
-//! The allocator also samples allocations for a production heap profile (see [`sample`]): off
-//! by default, and when on, an allocation pays one more subtract-and-branch on a per-thread byte
-//! countdown and a free one load from a small filter.
+//! The allocator also samples allocations for a production heap profile (see [`sample`]). Off
+//! by default; on or off, an allocation pays one subtract-and-branch on a per-thread byte
+//! countdown and a free one load from a small filter, and only sampled allocations (none while
+//! off) do more.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -72,8 +75,8 @@ impl<A> CountingAlloc<A> {
 }
 
 // SAFETY: every method forwards to `inner` with the caller's arguments unchanged; counting only
-// touches this crate's statics and thread-locals, which never allocate, and installed hooks,
-// which are never re-entered (see `Hooks`).
+// touches this crate's statics and thread-locals, which never allocate, and installed hooks and
+// the sampler's unwinder, which are never re-entered (see `Hooks` and `sample`).
 unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAlloc<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
