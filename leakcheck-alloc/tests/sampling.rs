@@ -147,6 +147,9 @@ fn stacks_name_the_allocating_function() {
         .expect("sampled at rate 1");
     let frames = &snap.stack(s.stack).expect("stack listed").frames;
     assert!(!frames.is_empty() && frames.len() <= sample::MAX_FRAMES);
+    // Off before resolving: the symbolizer's caches live for the rest of the process, and at
+    // rate 1 they would fill the live table for the tests after this one.
+    sample::set_rate(0);
     let mut names = Vec::new();
     for &ip in frames {
         // Return addresses: the call is the byte before.
@@ -375,4 +378,70 @@ fn filter_false_positive_rate() {
         );
         drop(spread);
     }
+}
+
+#[test]
+fn threads_without_a_slot_of_their_own_are_sampled_too() {
+    let _turn = serial();
+    sample::set_rate(1);
+    // More threads alive at once than there are slots: the last ones share the overflow slot
+    // and its atomic countdown.
+    let threads = 300;
+    let barrier = std::sync::Barrier::new(threads + 1);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let block = black_box(Box::new([1u8; 64]));
+                    let shared = leakcheck_alloc::thread_allocations().is_none();
+                    barrier.wait(); // all alive, all allocated
+                    barrier.wait(); // the snapshot is taken
+                    (block.as_ptr() as usize, shared, tid())
+                })
+            })
+            .collect();
+        barrier.wait();
+        let snap = quiet_snapshot();
+        barrier.wait();
+        let results: Vec<(usize, bool, u64)> =
+            workers.into_iter().map(|w| w.join().unwrap()).collect();
+        let shared = results.iter().filter(|r| r.1).count();
+        assert!(shared > 0, "no thread shared the overflow slot");
+        for (address, shared, thread) in results {
+            let s = snap
+                .live
+                .iter()
+                .find(|l| l.address == address)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "block of a thread (shared: {shared}) not sampled: {:?}",
+                        snap.stats
+                    )
+                });
+            assert_eq!(s.thread, thread);
+        }
+        println!("{shared} of {threads} threads counted in the shared slot");
+    });
+}
+
+#[test]
+fn the_live_table_fills_nearly_to_capacity_before_it_drops() {
+    let _turn = serial();
+    sample::set_rate(1);
+    let before = sample::stats();
+    let mut blocks: Vec<Box<[u8; 48]>> = Vec::with_capacity(sample::LIVE_CAPACITY);
+    while sample::stats().dropped_table_full == before.dropped_table_full
+        && blocks.len() < sample::LIVE_CAPACITY
+    {
+        blocks.push(black_box(Box::new([0u8; 48])));
+    }
+    let snap = quiet_snapshot();
+    let load = snap.live.len() as f64 / sample::LIVE_CAPACITY as f64;
+    println!(
+        "first drop at {} live samples ({:.1} % full)",
+        snap.live.len(),
+        100.0 * load
+    );
+    assert!(load > 0.75, "first drop at {:.1} % full", 100.0 * load);
+    drop(blocks);
 }

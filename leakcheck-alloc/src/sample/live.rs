@@ -2,8 +2,8 @@
 //! by the OS only when touched), lock-free.
 //!
 //! An address hashes to two buckets of eight slots, one cache line of keys each. Inserting
-//! claims an empty key with compare-and-swap in the first bucket that has one; when both are
-//! full the sample is dropped (and counted). A lookup reads the two lines of keys; removing
+//! claims an empty key with compare-and-swap in the emptier bucket; when both are full the
+//! sample is dropped (and counted). A lookup reads the two lines of keys; removing
 //! a sample empties its key again, so there are no tombstones and no probe chains that grow
 //! with churn. Only the thread that claimed a key writes its entry, and it writes the entry
 //! under a per-entry sequence number so that a reader copying the table while other threads
@@ -115,7 +115,15 @@ fn buckets(address: usize) -> [usize; 2] {
 
 /// Records a new live sample; `false` when its two buckets are full.
 pub(crate) fn insert(f: &Fields) -> bool {
-    for b in buckets(f.address) {
+    // Two choices: the emptier bucket first, which keeps buckets even, so that the table
+    // fills to nearly its capacity before a sample finds both of its buckets full.
+    let [a, b] = buckets(f.address);
+    let order = if free_ways(a) >= free_ways(b) {
+        [a, b]
+    } else {
+        [b, a]
+    };
+    for b in order {
         for (way, key) in KEYS[b].0.iter().enumerate() {
             if key.load(Ordering::Relaxed) == 0
                 && key
@@ -128,6 +136,14 @@ pub(crate) fn insert(f: &Fields) -> bool {
         }
     }
     false
+}
+
+fn free_ways(bucket: usize) -> usize {
+    KEYS[bucket]
+        .0
+        .iter()
+        .filter(|k| k.load(Ordering::Relaxed) == 0)
+        .count()
 }
 
 /// Removes the live sample at `address` and returns it, or `None` if there is none.
