@@ -492,3 +492,25 @@ pub(crate) fn thread_id() -> u64 {
         0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_memory_is_bounded_as_documented() {
+        let (live, stacks, filter) = (live::memory(), stacks::memory(), filter::memory());
+        let mib = |b: usize| b as f64 / f64::from(1 << 20);
+        println!(
+            "live table {:.2} MiB, stacks {:.2} MiB ({} B a stack), filter {:.3} MiB: {:.2} MiB",
+            mib(live),
+            mib(stacks),
+            stacks::record_size(),
+            mib(filter),
+            mib(live + stacks + filter)
+        );
+        // The figures in the module docs and the README.
+        assert!(mib(live) <= 1.0 && mib(filter) <= 0.125);
+        assert!(mib(stacks) <= 2.4 && mib(live + stacks + filter) <= 3.4);
+    }
+}

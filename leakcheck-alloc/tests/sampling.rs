@@ -445,3 +445,32 @@ fn the_live_table_fills_nearly_to_capacity_before_it_drops() {
     assert!(load > 0.75, "first drop at {:.1} % full", 100.0 * load);
     drop(blocks);
 }
+
+/// Hooks that allocate: what they allocate runs inside the allocator, where the sampler must
+/// not run (its unwinder allocates too, and must never recurse).
+fn allocating_on_alloc(_: *mut u8, _: usize) {
+    black_box(vec![0u8; 100]);
+}
+
+fn no_op_on_free(_: *mut u8) {}
+
+static ALLOCATING_HOOKS: leakcheck_alloc::Hooks =
+    leakcheck_alloc::Hooks::new(allocating_on_alloc, no_op_on_free);
+
+#[test]
+fn allocations_inside_the_allocator_are_never_sampled() {
+    let _turn = serial();
+    sample::set_rate(1);
+    let before = sample::stats();
+    leakcheck_alloc::install_hooks(&ALLOCATING_HOOKS);
+    let blocks: Vec<Box<[u8; 64]>> = (0..100).map(|_| black_box(Box::new([0u8; 64]))).collect();
+    leakcheck_alloc::remove_hooks();
+    let snap = quiet_snapshot();
+    // Each hooked allocation allocated 100 B inside the hook: at rate 1 each of those would be
+    // sampled, and is skipped instead; the blocks themselves are sampled.
+    assert!(snap.stats.skipped_reentrant - before.skipped_reentrant >= 100);
+    let live = live_addresses(&snap);
+    assert!(blocks.iter().all(|b| live.contains(&(b.as_ptr() as usize))));
+    assert!(snap.live.iter().all(|s| s.size != 100 || s.thread != tid()));
+    drop(blocks);
+}

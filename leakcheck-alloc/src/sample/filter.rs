@@ -80,3 +80,9 @@ mod tests {
         assert!(distinct.len() >= 60, "{} distinct of 64", distinct.len());
     }
 }
+
+/// Bytes of static memory this table takes (its bound, whatever is live).
+#[cfg(test)]
+pub(super) fn memory() -> usize {
+    std::mem::size_of_val(&FILTER)
+}

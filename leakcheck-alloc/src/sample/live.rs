@@ -179,3 +179,9 @@ pub(crate) fn copy(mut out: impl FnMut(Fields)) -> u64 {
     }
     skipped
 }
+
+/// Bytes of static memory this table takes (its bound, whatever is live).
+#[cfg(test)]
+pub(super) fn memory() -> usize {
+    std::mem::size_of_val(&KEYS) + std::mem::size_of_val(&ENTRIES)
+}

@@ -178,3 +178,15 @@ pub(crate) fn copy(mut out: impl FnMut(Copied, &mut dyn Iterator<Item = usize>))
         );
     }
 }
+
+/// Bytes of one stack's record.
+#[cfg(test)]
+pub(super) fn record_size() -> usize {
+    std::mem::size_of::<Record>()
+}
+
+/// Bytes of static memory this table takes (its bound, whatever is live).
+#[cfg(test)]
+pub(super) fn memory() -> usize {
+    std::mem::size_of_val(&INDEX) + std::mem::size_of_val(&RECORDS)
+}
