@@ -53,6 +53,12 @@ pub(crate) fn remove(address: usize) {
     });
 }
 
+/// Bytes of static memory this table takes (its bound, whatever is live).
+#[cfg(test)]
+pub(super) fn memory() -> usize {
+    std::mem::size_of_val(&FILTER)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,10 +85,4 @@ mod tests {
         distinct.dedup();
         assert!(distinct.len() >= 60, "{} distinct of 64", distinct.len());
     }
-}
-
-/// Bytes of static memory this table takes (its bound, whatever is live).
-#[cfg(test)]
-pub(super) fn memory() -> usize {
-    std::mem::size_of_val(&FILTER)
 }
