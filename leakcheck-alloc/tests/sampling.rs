@@ -474,3 +474,18 @@ fn allocations_inside_the_allocator_are_never_sampled() {
     assert!(snap.live.iter().all(|s| s.size != 100 || s.thread != tid()));
     drop(blocks);
 }
+
+#[test]
+fn sampling_leaves_the_counters_exact() {
+    let _turn = serial();
+    sample::set_rate(1);
+    drop(black_box(Box::new([0u8; 64]))); // the first capture may set up the unwinder
+    let before = leakcheck_alloc::thread_allocations().expect("own slot");
+    let sampled = sample::stats().sampled;
+    let blocks: Vec<Box<[u8; 64]>> = (0..100).map(|_| black_box(Box::new([0u8; 64]))).collect();
+    let after = leakcheck_alloc::thread_allocations().expect("own slot");
+    // The 100 boxes and the vector holding them: capturing 100 stacks allocated nothing.
+    assert_eq!(after - before, 101);
+    assert!(sample::stats().sampled - sampled >= 101);
+    drop(blocks);
+}
