@@ -237,8 +237,9 @@ pub struct Stats {
     pub dropped_table_full: u64,
     /// Samples dropped because their stack was new and the stack table was full.
     pub dropped_stacks_full: u64,
-    /// Samples skipped because they were allocated by the sampler's own unwinder (or inside
-    /// the allocator's hooks): never recorded, so that the sampler cannot recurse.
+    /// Samples skipped because they were allocated by the sampler's own unwinder, inside the
+    /// allocator's hooks, or by a panicking thread: never recorded, so that the sampler cannot
+    /// recurse into the unwinder.
     pub skipped_reentrant: u64,
     /// Frees the filter sent to the table for a block that was not a sample.
     pub filter_false_positives: u64,
@@ -369,6 +370,12 @@ pub fn stats() -> Stats {
 pub(crate) fn record(p: *mut u8, size: usize, thread: u64) {
     let rate = rate();
     if rate == 0 {
+        return;
+    }
+    // A thread that is unwinding a panic may be inside the unwinder's own locked sections,
+    // which can allocate (libgcc sorting registered unwind tables); do not unwind from there.
+    if std::thread::panicking() {
+        REENTRANT.fetch_add(1, Ordering::Relaxed);
         return;
     }
     let ran = HookGuard::enter(|| {
