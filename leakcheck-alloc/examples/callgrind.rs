@@ -1,18 +1,20 @@
 //! The allocator's cost in instructions, for `valgrind --tool=callgrind` (repeatable on a noisy
 //! machine, unlike wall time): 1000 batches of the worst case — nothing but allocator calls, 64
 //! blocks of 8 B–4 KiB, every eighth grown with `realloc`, freed out of order (136 calls a batch)
-//! — through bare `System` or through the counting allocator over `System`.
+//! — through bare `System`, through the counting allocator over `System`, or through the
+//! counting allocator with heap sampling on at the default rate (512 KiB).
 //!
 //! ```text
 //! cargo build --release -p leakcheck-alloc --example callgrind
-//! for a in system counting; do
+//! for a in system counting sampling; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //!     --toggle-collect='callgrind::batch*' target/release/examples/callgrind $a
 //! done
 //! ```
 //!
 //! "Collected" is the instructions of the 1000 batches; the difference over 136,000 calls is
-//! the counting cost per call. Any change to the allocator's fast path reports these two
+//! the counting cost per call (and `sampling` − `counting` the sampling cost, stack captures of
+//! the few sampled allocations included). Any change to the allocator's fast path reports these two
 //! figures before and after.
 
 use leakcheck_alloc::CountingAlloc;
@@ -69,8 +71,12 @@ fn main() {
     let run: fn(&[usize; BATCH]) = match which.as_str() {
         "system" => batch_system,
         "counting" => batch_counting,
+        "sampling" => {
+            leakcheck_alloc::sample::set_rate(leakcheck_alloc::sample::DEFAULT_RATE);
+            batch_counting
+        }
         _ => {
-            eprintln!("usage: callgrind system|counting");
+            eprintln!("usage: callgrind system|counting|sampling");
             std::process::exit(2);
         }
     };

@@ -29,15 +29,26 @@
 //! thread that finds the table full, or allocates while its thread-locals are being torn down,
 //! falls back to one shared slot updated with atomic adds: slower, still exact.
 //!
-//! The fast path is one thread-local load, one flag test and two adds. The flag (`divert`) sends
-//! a call to the slow path: it is always set on the two special slots — `FRESH`, where every
-//! thread starts and which claims it a slot, and `SHARED` — and set on every slot while
-//! [`Hooks`] are installed, so that checking for hooks costs nothing extra.
+//! The fast path is one thread-local load, one flag test and two adds, plus the sampler's
+//! subtract-and-branch on an allocation or filter load on a free (see [`sample`]). The flag
+//! (`divert`) sends a call to the slow path: it is always set on the two special slots —
+//! `FRESH`, where every thread starts and which claims it a slot, and `SHARED` — and set on
+//! every slot while [`Hooks`] are installed (or for one call after the sampling rate changes),
+//! so that checking for hooks costs nothing extra.
+//!
+//! # Heap profile
+//!
+//! The allocator also samples allocations for a production heap profile (see [`sample`]). Off
+//! by default; on or off, an allocation pays one subtract-and-branch on a per-thread byte
+//! countdown and a free one load from a small filter, and only sampled allocations (none while
+//! off) do more.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod sample;
+
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
@@ -64,8 +75,8 @@ impl<A> CountingAlloc<A> {
 }
 
 // SAFETY: every method forwards to `inner` with the caller's arguments unchanged; counting only
-// touches this crate's statics and thread-locals, which never allocate, and installed hooks,
-// which are never re-entered (see `Hooks`).
+// touches this crate's statics and thread-locals, which never allocate, and installed hooks and
+// the sampler's unwinder, which are never re-entered (see `Hooks` and `sample`).
 unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAlloc<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -203,6 +214,7 @@ fn count(op: Op, size: usize) {
         return count_slow(slot, op, size);
     }
     slot.add_owned(op, size);
+    slot.watch_owned(op, size);
 }
 
 #[cold]
@@ -217,8 +229,16 @@ fn count_slow(slot: &'static Slot, op: Op, size: usize) {
         let (calls, bytes) = slot.counters(op);
         calls.fetch_add(1, Ordering::Relaxed);
         bytes.fetch_add(size as u64, Ordering::Relaxed);
+        sample::watch_shared(op, size);
     } else {
+        if slot.reseed.swap(false, Ordering::SeqCst) {
+            slot.set_countdown(slot.next_interval());
+        }
         slot.add_owned(op, size);
+        slot.watch_owned(op, size);
+        if HOOKS.load(Ordering::SeqCst).is_null() {
+            settle_divert(slot);
+        }
     }
     let hooks = HOOKS.load(Ordering::Acquire);
     if !hooks.is_null() {
@@ -273,14 +293,38 @@ pub fn install_hooks(hooks: &'static Hooks) {
 
 /// Stops calling the installed hooks. A call already inside a hook on another thread finishes.
 pub fn remove_hooks() {
-    set_divert(false);
     HOOKS.store(ptr::null_mut(), Ordering::SeqCst);
+    for slot in &SLOTS {
+        settle_divert(slot);
+    }
 }
 
-/// Sends every owned slot's calls to the slow path, or stops doing so.
+/// Sends every owned slot's calls to the slow path.
 fn set_divert(on: bool) {
     for slot in &SLOTS {
         slot.divert.store(on, Ordering::SeqCst);
+    }
+}
+
+/// Clears an owned slot's `divert` unless hooks are installed or the slot still has to redraw
+/// its countdown. Several threads may settle one slot at once (its owner, `remove_hooks`,
+/// `sample::set_rate`): each re-checks after clearing, all `SeqCst`, so a concurrent
+/// `install_hooks` or rate change that the check missed sets the flag again after the clear.
+fn settle_divert(slot: &Slot) {
+    slot.divert.store(false, Ordering::SeqCst);
+    if !HOOKS.load(Ordering::SeqCst).is_null() || slot.reseed.load(Ordering::SeqCst) {
+        slot.divert.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Makes every owned slot redraw its sampling countdown (for a new rate) on its next call, on
+/// its own thread: only the owner writes its countdown, so the request goes through the slow
+/// path. The shared slot's countdown is atomic and is redrawn here.
+fn reseed_all() {
+    sample::SHARED_COUNTDOWN.store(sample::shared_interval(), Ordering::SeqCst);
+    for slot in &SLOTS {
+        slot.reseed.store(true, Ordering::SeqCst);
+        slot.divert.store(true, Ordering::SeqCst);
     }
 }
 
@@ -294,12 +338,14 @@ thread_local! {
 }
 
 impl HookGuard {
-    fn enter(f: impl FnOnce()) {
+    /// Runs `f` unless the thread is already inside a hook (or the sampler); whether it ran.
+    fn enter(f: impl FnOnce()) -> bool {
         if IN_HOOK.with(|inside| inside.replace(true)) {
-            return;
+            return false;
         }
         let _reset = HookGuard;
         f();
+        true
     }
 }
 
@@ -307,6 +353,18 @@ impl Drop for HookGuard {
     fn drop(&mut self) {
         IN_HOOK.with(|inside| inside.set(false));
     }
+}
+
+/// Restarts the calling thread's sampling sequence (see [`sample::set_thread_seed`]).
+fn seed_this_thread(seed: u64) -> bool {
+    // The thread's first allocation claims its slot.
+    drop(std::hint::black_box(Box::new(0u64)));
+    let mine = MINE.with(Cell::get);
+    if mine.is_special() {
+        return false;
+    }
+    mine.seed(seed);
+    true
 }
 
 /// Claims a slot for this thread and arranges for it to be returned when the thread exits.
@@ -333,6 +391,12 @@ fn claim_slot() -> &'static Slot {
         slot.owned.store(false, Ordering::Release);
         return &SHARED;
     }
+    // A fresh sampling sequence for this thread. The pending-reseed flag is cleared before the
+    // rate is read (in `next_interval`), so a concurrent rate change is never lost.
+    slot.reseed.store(false, Ordering::SeqCst);
+    slot.random.store(sample::thread_seed(), Ordering::Relaxed);
+    slot.thread.store(sample::thread_id(), Ordering::Relaxed);
+    slot.set_countdown(slot.next_interval());
     MINE.with(|m| m.set(slot));
     slot
 }
@@ -375,11 +439,27 @@ struct Slot {
     /// next to the counters, so checking it touches no other cache line.
     divert: AtomicBool,
     owned: AtomicBool,
+    /// The sampling rate changed: redraw `countdown` on the next (slow-path) call.
+    reseed: AtomicBool,
     allocations: AtomicU64,
     bytes_allocated: AtomicU64,
     deallocations: AtomicU64,
     bytes_deallocated: AtomicU64,
+    /// Bytes left before the next sampled allocation (`i64::MAX`: sampling off). Only the
+    /// owner ever reads or writes it — no other thread, not even a reader of the counters —
+    /// so it is a plain integer and the check compiles to one `sub` from memory and one
+    /// branch. (The shared slot uses `sample::SHARED_COUNTDOWN` instead.)
+    countdown: UnsafeCell<i64>,
+    /// The owner's xorshift state for drawing countdowns.
+    random: AtomicU64,
+    /// The owner's OS thread id, read once when the slot is claimed.
+    thread: AtomicU64,
 }
+
+// SAFETY: every field is atomic except `countdown`, which only the slot's owner thread touches
+// (ownership passes between threads through `owned`: released with Release on thread exit,
+// claimed with Acquire), and which the special slots never use.
+unsafe impl Sync for Slot {}
 
 impl Slot {
     const fn new() -> Self {
@@ -399,6 +479,10 @@ impl Slot {
             bytes_allocated: AtomicU64::new(0),
             deallocations: AtomicU64::new(0),
             bytes_deallocated: AtomicU64::new(0),
+            reseed: AtomicBool::new(false),
+            countdown: UnsafeCell::new(i64::MAX),
+            random: AtomicU64::new(1),
+            thread: AtomicU64::new(0),
         }
     }
 
@@ -429,6 +513,53 @@ impl Slot {
             bytes.load(Ordering::Relaxed).wrapping_add(size as u64),
             Ordering::Relaxed,
         );
+    }
+
+    /// The sampling check of one call, as the slot's only writer. An allocation takes its size
+    /// off the countdown (one subtract and one branch); a free looks its address up in the
+    /// sample filter (one load and one branch). Both leave for a cold path only when they hit.
+    #[inline(always)]
+    fn watch_owned(&self, op: Op, size: usize) {
+        match op {
+            Op::Alloc(p) => {
+                // SAFETY: the caller is the slot's owner (see `countdown`).
+                let countdown = unsafe { &mut *self.countdown.get() };
+                *countdown = countdown.wrapping_sub(size as i64);
+                if *countdown < 0 {
+                    self.countdown_expired(p, size);
+                }
+            }
+            Op::Free(p) => sample::watch_free(p),
+        }
+    }
+
+    /// The countdown ran out on this allocation: sample it and draw the next countdown.
+    #[cold]
+    #[inline(never)]
+    fn countdown_expired(&self, p: *mut u8, size: usize) {
+        self.set_countdown(self.next_interval());
+        sample::record(p, size, self.thread.load(Ordering::Relaxed));
+    }
+
+    /// Sets the countdown (the owner only).
+    fn set_countdown(&self, bytes: i64) {
+        // SAFETY: only the owner calls this (see `countdown`).
+        unsafe { *self.countdown.get() = bytes };
+    }
+
+    /// The owner's next countdown at the current rate.
+    fn next_interval(&self) -> i64 {
+        let mut state = self.random.load(Ordering::Relaxed);
+        let random = sample::countdown::next(&mut state);
+        self.random.store(state, Ordering::Relaxed);
+        sample::countdown::interval(sample::rate(), random)
+    }
+
+    /// Restarts the owner's sampling sequence from `seed` (the owner only).
+    fn seed(&self, seed: u64) {
+        self.random
+            .store(sample::countdown::seed_state(seed), Ordering::Relaxed);
+        self.set_countdown(self.next_interval());
     }
 
     fn read(&self) -> Counters {
