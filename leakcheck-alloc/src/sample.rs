@@ -491,8 +491,13 @@ fn now_nanos() -> u64 {
 pub(crate) fn thread_id() -> u64 {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
+        // Declared here rather than through the libc crate: the allocator has no
+        // dependencies (tests/crate_split.rs). glibc >= 2.30 and musl export it.
+        extern "C" {
+            fn gettid() -> i32;
+        }
         // SAFETY: gettid has no preconditions and cannot fail.
-        unsafe { libc::syscall(libc::SYS_gettid) as u64 }
+        unsafe { gettid() as u64 }
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
