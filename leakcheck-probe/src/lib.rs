@@ -30,6 +30,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod pprof;
 mod resource;
 mod sockets;
 pub mod symbols;
