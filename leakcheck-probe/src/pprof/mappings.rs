@@ -230,7 +230,8 @@ mod tests {
         let mappings = current();
         assert_eq!(mappings[0].file, exe.display().to_string(), "{mappings:?}");
         assert_eq!(mappings[0].build_id, theirs);
-        let here = the_build_id_of_this_test_binary_is_the_one_readelf_prints as usize as u64;
+        let here =
+            the_build_id_of_this_test_binary_is_the_one_readelf_prints as *const () as usize as u64;
         assert!(mappings
             .iter()
             .any(|m| m.start <= here && here < m.limit && m.file == mappings[0].file));

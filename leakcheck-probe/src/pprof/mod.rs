@@ -292,3 +292,6 @@ impl Sample {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
