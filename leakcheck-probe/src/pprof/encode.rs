@@ -97,7 +97,7 @@ impl ProfileBuilder {
     }
 
     /// Adds a sample: a stack of return addresses (innermost first), one value per sample
-    /// type, and labels.
+    /// type, and labels. Zero addresses (the end mark some unwinders leave) are left out.
     ///
     /// # Panics
     /// When `values` does not have one value per sample type.
@@ -109,7 +109,7 @@ impl ProfileBuilder {
             self.sample_types
         );
         self.samples.push(Input {
-            stack: stack.to_vec(),
+            stack: stack.iter().copied().filter(|&ip| ip != 0).collect(),
             values: values.to_vec(),
             labels,
         });
