@@ -285,3 +285,74 @@ fn files_that_are_not_profiles_exit_2_naming_the_file_and_what_to_do() {
         shown(&output)
     );
 }
+
+mod damaged {
+    //! Damaged profiles through the library entry points: read, or refused as a
+    //! `CliError::Profile` naming the file; never a panic or another error.
+
+    use super::{temp_dir, write_profile};
+    use cargo_leakcheck::diff::Format;
+    use cargo_leakcheck::profile::{self, render, Options};
+    use cargo_leakcheck::CliError;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn a_damaged_profile_is_read_or_refused_naming_it(
+            cut in 0usize..4096, at in 0usize..4096, bit in 0u8..8, gzip in any::<bool>()
+        ) {
+            let dir = temp_dir("damaged");
+            let good = dir.join("good.pb");
+            write_profile(&good, [3, 2, 1], 1_700_000_000);
+            let mut bytes = std::fs::read(&good).unwrap();
+            if gzip {
+                // Gzip framing around the same protobuf, damaged below.
+                bytes = gzip_of(&bytes);
+            }
+            let n = bytes.len();
+            bytes[at % n] ^= 1 << bit;
+            bytes.truncate(n - cut % n);
+            let bad = dir.join("bad.pb");
+            std::fs::write(&bad, &bytes).unwrap();
+
+            let options = |format| Options { sample_type: None, format, limit: 0 };
+            match profile::top(&bad, &options(Format::Text)) {
+                Ok(report) => {
+                    let _ = (render::top_text(&report), render::top_markdown(&report), render::json(&report));
+                }
+                Err(CliError::Profile { path, .. }) => prop_assert_eq!(path, bad.clone()),
+                // A flipped bit can rename the default sample type.
+                Err(CliError::SampleType { path, .. }) => prop_assert_eq!(path, bad.clone()),
+                Err(e) => prop_assert!(false, "unexpected error: {e}"),
+            }
+            match profile::diff(&good, &bad, &options(Format::Json)) {
+                Ok(report) => {
+                    let _ = (render::diff_text(&report), render::diff_markdown(&report));
+                }
+                Err(CliError::Profile { path, .. } | CliError::SampleType { path, .. }) => {
+                    prop_assert!(path == bad || path == good, "{}", path.display())
+                }
+                Err(e) => prop_assert!(false, "unexpected error: {e}"),
+            }
+        }
+    }
+
+    /// The system gzip's compression of `bytes` (an encoder other than ours).
+    fn gzip_of(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new("gzip")
+            .arg("-c")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("gzip is installed");
+        let mut stdin = child.stdin.take().unwrap();
+        let data = bytes.to_vec();
+        let writer = std::thread::spawn(move || stdin.write_all(&data).unwrap());
+        let output = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        output.stdout
+    }
+}

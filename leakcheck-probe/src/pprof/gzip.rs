@@ -144,6 +144,20 @@ mod tests {
         writer.join().unwrap();
         assert!(output.status.success());
         assert_eq!(output.stdout, data);
+
+        // And the other way round: what gzip(1) writes (with a file name in its header) reads.
+        let dir = std::env::temp_dir().join(format!("leakcheck-gzip-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("profile.pb");
+        std::fs::write(&file, &data).unwrap();
+        let output = std::process::Command::new("gzip")
+            .args(["-c", "-N"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(output.stdout[3] & 8, 8, "FNAME is set");
+        assert_eq!(decompress(&output.stdout).unwrap(), data);
     }
 
     #[test]
