@@ -7,7 +7,7 @@
 //!
 //! | code | meaning |
 //! |------|---------|
-//! | 0 | success: the tests passed, no regression, the targets were met |
+//! | 0 | success: the tests passed, no regression, the targets were met; `profile top\|diff` read their files |
 //! | 1 | a check failed: a test failed or leaked (`test`, `merge`), a regression (`diff`), the targets were missed (`simulate`) |
 //! | 2 | usage or I/O error: a bad argument, a missing or unreadable file, a program that cannot be started ([`CliError`]) |
 //! | 101 | `test` only: the tests could not be built (a compile error, a failed build script, a package that does not exist), so none ran |

@@ -2,8 +2,8 @@
 //! change from a base profile to a head profile.
 //!
 //! A sample's **site** is its innermost user frame, found and fingerprinted as the test
-//! harness attributes a leak ([`symbols::user_frames`](crate::symbols::user_frames) and
-//! [`symbols::fingerprint`](crate::symbols::fingerprint)): the same leak has the same
+//! harness attributes a leak ([`symbols::user_frames`] and
+//! [`symbols::fingerprint`]): the same leak has the same
 //! fingerprint in a test report, in a live service's profile and across rebuilds. A stack of
 //! machinery only falls back to its frames past the allocator, an unsymbolized stack to its
 //! innermost address.
@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Site {
-    /// [`symbols::fingerprint`](crate::symbols::fingerprint) of the site's user frames.
+    /// [`symbols::fingerprint`] of the site's user frames.
     pub fingerprint: String,
     /// The innermost user frame (function, file, line).
     pub frame: Frame,
