@@ -15,8 +15,10 @@ const MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// file that inflates past this is refused, not read into memory.
 const MAX_INFLATED: usize = 1 << 30;
 
-/// Deflate level: zlib's default, what Go's `compress/gzip` writes too.
-const LEVEL: u8 = 6;
+/// Deflate level: fastest, as Go's `runtime/pprof` writes its profiles (`gzip.BestSpeed`):
+/// a profile is written while a service runs, and level 6 took about twice as long for a
+/// few percent less.
+const LEVEL: u8 = 1;
 
 /// Whether `data` starts like gzip.
 pub(crate) fn is_gzip(data: &[u8]) -> bool {

@@ -8,10 +8,10 @@
 //! machinery only falls back to its frames past the allocator, an unsymbolized stack to its
 //! innermost address.
 
-use super::{Profile, Sample};
+use super::Profile;
 use crate::symbols::{self, Frame};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// A call site.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,22 +86,20 @@ pub struct Top {
 /// When `index` is not an index of the profile's sample types.
 pub fn top(profile: &Profile, index: usize) -> Top {
     let t = &profile.sample_types[index];
-    let sites = per_site(profile, index);
+    let stacks = Stacks::of(profile);
+    let mut sites: HashMap<&str, SiteTotal> = HashMap::new();
+    for (sample, stack) in profile.samples.iter().zip(&stacks.of_sample) {
+        add(
+            &mut sites,
+            &stacks.distinct[*stack].site,
+            sample.values[index],
+        );
+    }
     // cum: each sample adds to every site function among its user frames, once.
-    let functions: HashSet<String> = sites
-        .values()
-        .map(|s| s.site.frame.function.clone())
-        .collect();
     let mut cum: HashMap<&str, i64> = HashMap::new();
-    for sample in &profile.samples {
-        let (user, _) = symbols::user_frames(&sample.frames);
-        let mut seen: HashSet<&str> = HashSet::new();
-        for f in user.iter().chain(sample.frames.first()) {
-            if let Some(name) = functions.get(f.function.as_str()) {
-                if seen.insert(name.as_str()) {
-                    *cum.entry(name.as_str()).or_default() += sample.values[index];
-                }
-            }
+    for (sample, stack) in profile.samples.iter().zip(&stacks.of_sample) {
+        for name in &stacks.distinct[*stack].functions {
+            *cum.entry(name.as_str()).or_default() += sample.values[index];
         }
     }
     let mut sites: Vec<SiteTotal> = sites
@@ -129,25 +127,82 @@ pub fn top(profile: &Profile, index: usize) -> Top {
     }
 }
 
-fn per_site(profile: &Profile, index: usize) -> HashMap<String, SiteTotal> {
-    let mut sites: HashMap<String, SiteTotal> = HashMap::new();
-    for sample in &profile.samples {
-        add(&mut sites, sample, index);
-    }
-    sites
+/// What the analysis needs of one distinct stack.
+struct Stack {
+    site: Site,
+    /// The distinct functions of its user frames and its innermost frame (for `cum`).
+    functions: Vec<String>,
 }
 
-fn add(sites: &mut HashMap<String, SiteTotal>, sample: &Sample, index: usize) {
-    let site = site_of(&sample.frames);
-    let row = sites
-        .entry(site.fingerprint.clone())
-        .or_insert_with(|| SiteTotal {
-            site,
-            flat: 0,
-            cum: 0,
-            samples: 0,
-        });
-    row.flat += sample.values[index];
+/// The distinct stacks of a profile (by location addresses): a heap profile has many samples
+/// of few stacks, and finding user frames is the costly part.
+struct Stacks {
+    distinct: Vec<Stack>,
+    /// Index into `distinct` of each sample's stack.
+    of_sample: Vec<usize>,
+}
+
+impl Stacks {
+    fn of(profile: &Profile) -> Stacks {
+        let mut index: HashMap<&[u64], usize> = HashMap::new();
+        let mut distinct = Vec::new();
+        let of_sample = profile
+            .samples
+            .iter()
+            .map(|sample| {
+                *index.entry(&sample.addresses).or_insert_with(|| {
+                    distinct.push(Stack::of(&sample.frames));
+                    distinct.len() - 1
+                })
+            })
+            .collect();
+        Stacks {
+            distinct,
+            of_sample,
+        }
+    }
+}
+
+impl Stack {
+    fn of(frames: &[Frame]) -> Stack {
+        let (user, _) = symbols::user_frames(frames);
+        let mut functions: Vec<String> = Vec::new();
+        for f in user.iter().chain(frames.first()) {
+            if !functions.contains(&f.function) {
+                functions.push(f.function.clone());
+            }
+        }
+        Stack {
+            site: site_of(frames),
+            functions,
+        }
+    }
+}
+
+fn per_site(profile: &Profile, index: usize) -> HashMap<String, SiteTotal> {
+    let stacks = Stacks::of(profile);
+    let mut sites: HashMap<&str, SiteTotal> = HashMap::new();
+    for (sample, stack) in profile.samples.iter().zip(&stacks.of_sample) {
+        add(
+            &mut sites,
+            &stacks.distinct[*stack].site,
+            sample.values[index],
+        );
+    }
+    sites
+        .into_values()
+        .map(|s| (s.site.fingerprint.clone(), s))
+        .collect()
+}
+
+fn add<'a>(sites: &mut HashMap<&'a str, SiteTotal>, site: &'a Site, value: i64) {
+    let row = sites.entry(&site.fingerprint).or_insert_with(|| SiteTotal {
+        site: site.clone(),
+        flat: 0,
+        cum: 0,
+        samples: 0,
+    });
+    row.flat += value;
     row.samples += 1;
 }
 
