@@ -176,8 +176,17 @@ fn go_tool_pprof_names_the_leaking_function_with_its_value() {
         "{leaky}"
     );
     assert_eq!(lines[innermost + 1], "pprof_readers::heap", "{leaky}");
-    // Frames past the thread's entry resolve: no address was left unsymbolized.
-    assert!(!traces.contains("<unknown>"), "{traces}");
+    // The frames of this binary all resolve (libc's depend on how the system's is stripped).
+    let test_fn = lines
+        .iter()
+        .position(|l| l.ends_with("go_tool_pprof_names_the_leaking_function_with_its_value"))
+        .unwrap_or_else(|| panic!("{leaky}"));
+    assert!(
+        lines[innermost..=test_fn]
+            .iter()
+            .all(|l| !l.contains("<unknown>")),
+        "{leaky}"
+    );
 }
 
 #[test]

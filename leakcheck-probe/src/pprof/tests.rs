@@ -210,6 +210,12 @@ fn this_process_symbolizes_its_own_return_addresses() {
 }
 
 #[test]
+fn zero_addresses_an_unwinder_leaves_at_the_end_are_not_locations() {
+    let p = heap_profile(&[(&[0x2001, 0x3001, 0], HeapValues::live(8, 1.0))]);
+    assert_eq!(p.samples[0].addresses, [0x2000, 0x3000]);
+}
+
+#[test]
 #[should_panic(expected = "one value per sample type")]
 fn a_sample_with_the_wrong_number_of_values_is_refused() {
     ProfileBuilder::heap(1).add_sample(&[1], &[1, 2], vec![]);
