@@ -170,6 +170,22 @@ pub enum CliError {
     },
     /// This executable cannot be found to run the simulated cases.
     CurrentExe(io::Error),
+    /// A file that is not a readable pprof profile (`profile top|diff`).
+    Profile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: leakcheck_probe::pprof::DecodeError,
+    },
+    /// `profile`: the profile has no sample type of that name (or none at all).
+    SampleType {
+        /// The profile.
+        path: PathBuf,
+        /// The `--sample-type` given; `None` when the profile's default was looked for.
+        asked: Option<String>,
+        /// The sample types the profile has.
+        available: Vec<String>,
+    },
     /// A value cannot be encoded as JSON.
     Encode {
         /// What was encoded.
@@ -331,6 +347,23 @@ impl fmt::Display for CliError {
                 "cannot find this executable to run the simulated cases: {source}"
             ),
             CliError::Encode { what, source } => write!(f, "cannot encode {what}: {source}"),
+            CliError::Profile { path, source } => write!(f, "{}: {source}", shown(path)),
+            CliError::SampleType {
+                path,
+                asked: Some(asked),
+                available,
+            } if !available.is_empty() => write!(
+                f,
+                "{} has no sample type `{asked}`; it has {}: give one of them with --sample-type",
+                shown(path),
+                available.join(", ")
+            ),
+            CliError::SampleType { path, .. } => write!(
+                f,
+                "{} has no sample types, so there is nothing to rank; give a profile that \
+                 has values, e.g. a heap profile from /debug/pprof/heap",
+                shown(path)
+            ),
         }
     }
 }
@@ -347,6 +380,7 @@ impl std::error::Error for CliError {
             | CliError::Listen { source, .. }
             | CliError::CurrentExe(source) => Some(source),
             CliError::Encode { source, .. } => Some(source),
+            CliError::Profile { source, .. } => Some(source),
             CliError::Webhook { source, .. } => Some(source),
             CliError::Record(e) => Some(e),
             _ => None,

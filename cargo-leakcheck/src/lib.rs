@@ -7,7 +7,7 @@
 //!
 //! | code | meaning |
 //! |------|---------|
-//! | 0 | success: the tests passed, no regression, the targets were met |
+//! | 0 | success: the tests passed, no regression, the targets were met; `profile top\|diff` read their files |
 //! | 1 | a check failed: a test failed or leaked (`test`, `merge`), a regression (`diff`), the targets were missed (`simulate`) |
 //! | 2 | usage or I/O error: a bad argument, a missing or unreadable file, a program that cannot be started ([`CliError`]) |
 //! | 101 | `test` only: the tests could not be built (a compile error, a failed build script, a package that does not exist), so none ran |
@@ -58,6 +58,7 @@ pub mod html;
 pub mod locate;
 pub mod merge;
 pub mod monitor;
+pub mod profile;
 pub mod simulate;
 pub mod test_run;
 pub mod trend;
@@ -103,6 +104,10 @@ pub enum Command {
     /// Watches a process (one it starts, or `--pid`) through /proc: trend detection, alerts,
     /// and an HTTP endpoint with /metrics, /api/status and a live /dashboard.
     Monitor(monitor::MonitorArgs),
+    /// Reads heap profiles (pprof profile.proto, as the monitor serves and stores them): the
+    /// top call sites of one, or what grew between two.
+    #[command(subcommand)]
+    Profile(profile::ProfileCommand),
 }
 
 /// Parses `args` (as from `std::env::args_os`, whether started as `cargo leakcheck …` or
@@ -134,6 +139,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::SimulateCase(args) => simulate::run_case(&args),
         Command::Monitor(args) => monitor::run(&args),
         Command::Convert(args) => convert::run(&args),
+        Command::Profile(command) => profile::run(&command),
     };
     match result {
         Ok(code) => code,

@@ -1,12 +1,14 @@
 //! What a process holds, read cheaply: the [`Resource`] vocabulary every leakcheck product
 //! speaks, live threads and open file descriptors from `/proc` (counted without allocating,
-//! listed with names, states, link targets and socket addresses), and stack frames resolved to
-//! the user's code with a stable fingerprint.
+//! listed with names, states, link targets and socket addresses), stack frames resolved to
+//! the user's code with a stable fingerprint, and pprof heap profiles written, read and
+//! compared by call site ([`pprof`]).
 //!
 //! It is the layer under both products: the test harness (`leakcheck`) snapshots a process after
 //! every iteration with it, the production monitor (`leakcheck-monitor`) samples a live service
 //! with it. Neither product's code is in here, and it depends on nothing heavier than `libc`,
-//! `serde` and the `backtrace` crate's symbolizer.
+//! `serde` and the `backtrace` crate's symbolizer (and `miniz_oxide`, which that symbolizer
+//! already builds, for gzip).
 //!
 //! Counting threads and fds must not disturb what is measured, so [`thread_count`],
 //! [`fd_count`] and [`other_threads_running`] use stack buffers and raw system calls: no heap
@@ -30,6 +32,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod pprof;
 mod resource;
 mod sockets;
 pub mod symbols;

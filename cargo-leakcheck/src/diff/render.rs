@@ -438,7 +438,7 @@ fn capitalised(text: &str) -> String {
 
 /// Lines of a table with a header and columns padded to their widest cell; `right` says which
 /// columns are right-aligned (the numbers).
-fn columns<const N: usize>(
+pub(crate) fn columns<const N: usize>(
     header: &[String; N],
     rows: &[[String; N]],
     right: &[bool; N],
@@ -465,7 +465,7 @@ fn columns<const N: usize>(
         .collect()
 }
 
-fn md_table(header: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
+pub(crate) fn md_table(header: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
     let mut out = format!("| {} |\n|", header.join(" | "));
     for &right in right {
         out.push_str(if right { " --: |" } else { " :-- |" });
@@ -478,13 +478,13 @@ fn md_table(header: &[&str], right: &[bool], rows: &[Vec<String>]) -> String {
 }
 
 /// Inline code; test names never hold a backtick, but a stray one must not break the table.
-fn code(text: &str) -> String {
+pub(crate) fn code(text: &str) -> String {
     format!("`{}`", text.replace('`', "'").replace('|', "\\|"))
 }
 
 /// Text from a test (a failure message) made safe inside a table cell: no column breaks, no
 /// HTML.
-fn md_escape(text: &str) -> String {
+pub(crate) fn md_escape(text: &str) -> String {
     text.replace('|', "\\|")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
