@@ -10,6 +10,7 @@
 #[path = "browser/mod.rs"]
 mod browser;
 
+use leakcheck_monitor::profile::ProfileError;
 use leakcheck_monitor::render;
 use leakcheck_monitor::serve::{Server, ServerConfig, View};
 use leakcheck_monitor::{Resource, ResourceStatus, Sample, State, Status};
@@ -31,8 +32,10 @@ const CLIENT_WAIT: Duration = Duration::from_secs(30);
 
 /// A process whose heap leaks, whose RSS is suspected, with steady threads and fds.
 struct Fake {
-    profile: Option<String>,
+    profile: Option<Vec<u8>>,
     panic: AtomicBool,
+    /// The `seconds` of the last heap profile asked for.
+    asked: std::sync::Mutex<Vec<Option<Duration>>>,
 }
 
 impl Fake {
@@ -40,6 +43,7 @@ impl Fake {
         Fake {
             profile: None,
             panic: AtomicBool::new(false),
+            asked: Default::default(),
         }
     }
 }
@@ -111,8 +115,15 @@ impl View for Fake {
     fn samples(&self) -> Vec<Sample> {
         fake_samples()
     }
-    fn heap_profile(&self) -> Option<String> {
-        self.profile.clone()
+    fn heap_profile(&self, seconds: Option<Duration>) -> Result<Vec<u8>, ProfileError> {
+        self.asked.lock().unwrap().push(seconds);
+        if seconds.is_some() && self.panic.load(Ordering::SeqCst) {
+            // Stands for "a delta is already being taken".
+            return Err(ProfileError::Busy);
+        }
+        self.profile
+            .clone()
+            .ok_or_else(|| ProfileError::Unavailable("the fake has no profile".into()))
     }
 }
 
@@ -273,9 +284,13 @@ fn every_route_answers_with_its_content() {
         (302, Some("dashboard"))
     );
 
-    let heap = get(addr, "/debug/heap");
+    let heap = get(addr, "/debug/pprof/heap");
     assert_eq!(heap.status, 404);
-    assert!(heap.body.contains("not available yet"), "{}", heap.body);
+    assert!(
+        heap.body.contains("the fake has no profile"),
+        "{}",
+        heap.body
+    );
     assert_eq!(get(addr, "/nothing/here").status, 404);
 
     // HEAD: the same head, no body.
@@ -291,38 +306,70 @@ fn every_route_answers_with_its_content() {
 
 #[test]
 fn the_heap_profile_is_served_when_the_view_has_one() {
-    let view = Fake {
-        profile: Some("2 blocks / 64 B at my_crate::leak (src/lib.rs:3)\n".into()),
-        panic: AtomicBool::new(false),
-    };
-    let server = Server::bind("127.0.0.1:0", view).unwrap();
-    let heap = get(server.local_addr(), "/debug/heap");
+    let view = Arc::new(Fake {
+        profile: Some(b"\x1f\x8b profile bytes".to_vec()),
+        ..Fake::new()
+    });
+    let server = Server::bind("127.0.0.1:0", Arc::clone(&view)).unwrap();
+    let heap = get(server.local_addr(), "/debug/pprof/heap");
     assert_eq!(heap.status, 200);
-    assert!(heap.body.contains("my_crate::leak"));
+    assert_eq!(
+        heap.header("Content-Type"),
+        Some("application/octet-stream")
+    );
+    assert!(heap.body.ends_with(" profile bytes"), "{:?}", heap.body);
+    // `seconds` asks for a delta; 0 is the live heap, as in Go's handler; other parameters
+    // are ignored.
+    for (query, status) in [
+        ("?seconds=30", 200),
+        ("?gc=1&seconds=0", 200),
+        ("?debug=1", 200),
+    ] {
+        let reply = get(server.local_addr(), &format!("/debug/pprof/heap{query}"));
+        assert_eq!(reply.status, status, "{query}: {}", reply.body);
+    }
+    assert_eq!(
+        *view.asked.lock().unwrap(),
+        [None, Some(Duration::from_secs(30)), None, None]
+    );
 }
 
-/// Without a profile the answer says what is true: the monitor tells that the heap grows, not
-/// where, and there is no setting that would change that (yet).
+/// A bad `seconds` is refused before anything waits, saying what is allowed.
 #[test]
-fn without_a_profile_the_heap_route_says_what_the_monitor_can_tell() {
-    let heap = leakcheck_monitor::serve::route(&Fake::new(), "/debug/heap");
-    assert_eq!(heap.status, 404);
-    let body = &heap.body;
-    for promise in ["enable", "configuration", "tracing"] {
-        assert!(
-            !body.contains(promise),
-            "offers an option that does not exist: {body}"
-        );
+fn a_bad_delta_is_refused_with_what_is_allowed() {
+    let view = Fake {
+        profile: Some(b"profile".to_vec()),
+        ..Fake::new()
+    };
+    for bad in ["-1", "1.5", "x", "601", ""] {
+        let reply =
+            leakcheck_monitor::serve::route(&view, &format!("/debug/pprof/heap?seconds={bad}"));
+        assert_eq!(reply.status, 400, "{bad}");
+        let body = String::from_utf8(reply.body).unwrap();
+        assert!(body.contains("from 0 to 600"), "{body}");
     }
+    assert!(view.asked.lock().unwrap().is_empty());
+
+    // While another delta is being taken: 429, retry later.
+    view.panic.store(true, Ordering::SeqCst);
+    let busy = leakcheck_monitor::serve::route(&view, "/debug/pprof/heap?seconds=5");
+    assert_eq!(busy.status, 429);
+    assert!(busy.headers.contains(&("Retry-After", "1".to_owned())));
+}
+
+/// Without a profile the answer says why there is none, and the old text route is gone.
+#[test]
+fn without_a_profile_the_heap_route_says_why() {
+    let heap = leakcheck_monitor::serve::route(&Fake::new(), "/debug/pprof/heap");
+    assert_eq!(heap.status, 404);
+    let body = String::from_utf8(heap.body).unwrap();
+    assert!(body.contains("the fake has no profile"), "{body}");
+    let old = leakcheck_monitor::serve::route(&Fake::new(), "/debug/heap");
+    assert_eq!(old.status, 404);
+    let body = String::from_utf8(old.body).unwrap();
     assert!(
-        body.contains("heap profiles are not available yet"),
-        "{body}"
-    );
-    assert!(body.contains("that the heap grows, not where"), "{body}");
-    let docs = body.split_whitespace().find(|w| w.starts_with("https://"));
-    assert!(
-        docs.is_some_and(|url| url.trim_end_matches(')').ends_with("#production-monitor")),
-        "points at the docs: {body}"
+        body.contains("/debug/pprof/heap"),
+        "names the routes: {body}"
     );
 }
 
@@ -492,7 +539,12 @@ fn a_bearer_token_is_required_when_configured() {
         config
     });
     let addr = server.local_addr();
-    for path in ["/metrics", "/api/status", "/api/samples", "/debug/heap"] {
+    for path in [
+        "/metrics",
+        "/api/status",
+        "/api/samples",
+        "/debug/pprof/heap",
+    ] {
         let missing = get(addr, path);
         assert_eq!(missing.status, 401, "{path}");
         assert_eq!(

@@ -56,6 +56,7 @@ pub mod dashboard;
 pub mod detect;
 mod error;
 pub mod limits;
+pub mod profile;
 pub mod render;
 pub mod sampler;
 pub mod serve;

@@ -29,6 +29,7 @@
 use super::alert::{Alerter, CallbackSink, LogSink, Sink};
 use super::detect::{DetectConfig, Detector};
 use super::limits::Limits;
+use super::profile::{ProfileError, Profiler};
 use super::source::{Source, ThisProcess};
 use super::{Alert, Resource, Sample, State, Status};
 use serde::{Deserialize, Serialize};
@@ -170,6 +171,8 @@ struct Shared {
     inner: Mutex<Inner>,
     /// Signalled on stop requests (to the sampler) and when the sampler ends (to waiters).
     wake: Condvar,
+    /// Heap profiles of this process (with their symbol cache).
+    profiler: Profiler,
 }
 
 struct Inner {
@@ -251,6 +254,29 @@ impl MonitorHandle {
     pub fn request_stop(&self) {
         self.shared.lock().stop = true;
         self.shared.wake.notify_all();
+    }
+
+    /// A heap profile of this process, gzipped pprof `profile.proto`: the live heap, or with
+    /// `seconds` its change over the next `seconds` (returning early, with the change so far,
+    /// if the monitor stops). A monitor watching another process has none: the heap sampler
+    /// lives in each process's own allocator.
+    pub fn heap_profile(&self, seconds: Option<Duration>) -> Result<Vec<u8>, ProfileError> {
+        let pid = self.shared.settings.pid;
+        if pid != std::process::id() {
+            return Err(ProfileError::Unavailable(format!(
+                "no heap profile: this monitor watches process {pid} from outside, and another \
+                 process's allocator cannot be sampled. The service can serve its own: \
+                 `leakcheck_monitor::global_allocator!()` in its main.rs, a Monitor and a \
+                 serve::Server (see the README, \"Heap profiles of a live service\")"
+            )));
+        }
+        let profiler = &self.shared.profiler;
+        match seconds {
+            None => profiler.heap(),
+            Some(span) => profiler.delta(span, |span| {
+                self.wait_stopped(Some(span));
+            }),
+        }
     }
 
     /// Waits until the sampling thread has ended, at most `timeout` (forever with `None`).
@@ -355,6 +381,7 @@ impl Monitor {
                 error: None,
             }),
             wake: Condvar::new(),
+            profiler: Profiler::new(),
             settings,
         });
         let sampler = Sampler {
