@@ -170,6 +170,8 @@ pub struct Status {
     pub interval_ms: u64,
     /// The process watched.
     pub pid: u32,
+    /// The heap profile directory, when one is configured.
+    pub profiles: Option<profile::ProfileStoreStatus>,
 }
 
 /// An alert: a resource started leaking (firing) or stopped (resolved). One per episode.

@@ -19,6 +19,11 @@
 //! positive, sampled blocks freed in between negative (so `inuse_space` is the growth), and
 //! `alloc_*` are the allocations made in between.
 
+mod store;
+
+pub(crate) use store::Store;
+pub use store::{ProfileStorage, ProfileStoreStatus, MIN_FREE_BYTES};
+
 use leakcheck_alloc::sample::{Snapshot, StackId};
 use leakcheck_probe::pprof::{HeapValues, Label, ProfileBuilder};
 use leakcheck_probe::symbols::{self, Frame};
@@ -210,7 +215,7 @@ fn labels(live: &leakcheck_alloc::sample::LiveSample, now: SystemTime) -> Vec<La
 pub const MAX_DELTA: Duration = Duration::from_secs(600);
 
 /// Why this process has no heap profile to give.
-fn unavailable() -> Option<String> {
+pub(crate) fn unavailable() -> Option<String> {
     if !leakcheck_alloc::is_installed() {
         return Some(
             "no heap profile: the counting allocator is not this process's global allocator \

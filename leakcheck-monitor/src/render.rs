@@ -319,6 +319,7 @@ mod tests {
             samples_taken: 42,
             interval_ms: 1500,
             pid: 9,
+            profiles: None,
         }
     }
 

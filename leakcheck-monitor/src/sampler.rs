@@ -29,9 +29,10 @@
 use super::alert::{Alerter, CallbackSink, LogSink, Sink};
 use super::detect::{DetectConfig, Detector};
 use super::limits::Limits;
-use super::profile::{ProfileError, Profiler};
+use super::profile::{ProfileError, ProfileStorage, Profiler, Store};
 use super::source::{Source, ThisProcess};
 use super::{Alert, Resource, Sample, State, Status};
+use leakcheck_alloc::sample::Snapshot;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::fmt;
@@ -58,6 +59,8 @@ pub struct MonitorConfig {
     limits: Vec<(Resource, f64)>,
     /// Where alerts go.
     sinks: Vec<Box<dyn Sink>>,
+    /// The heap profile directory, if any.
+    profiles: Option<ProfileStorage>,
 }
 
 /// The shortest time between samples: a shorter interval, zero included, is raised to it (a
@@ -72,6 +75,7 @@ impl Default for MonitorConfig {
             history: 1800,
             limits: Vec::new(),
             sinks: Vec::new(),
+            profiles: None,
         }
     }
 }
@@ -87,6 +91,7 @@ impl fmt::Debug for MonitorConfig {
                 "sinks",
                 &self.sinks.iter().map(|s| s.name()).collect::<Vec<_>>(),
             )
+            .field("profiles", &self.profiles)
             .finish()
     }
 }
@@ -140,6 +145,15 @@ impl MonitorConfig {
         self.sink(CallbackSink::new(f))
     }
 
+    /// Stores heap profiles of this process (see [`ProfileStorage`]): one every
+    /// `storage.interval`, one whenever a resource's state changes and, when the heap starts
+    /// to grow, the last periodic one again as the episode's `baseline`. Needs the counting
+    /// allocator with heap sampling on; a monitor of another process writes none.
+    pub fn profiles(mut self, storage: ProfileStorage) -> Self {
+        self.profiles = Some(storage);
+        self
+    }
+
     /// Writes a line to stderr for every alert.
     pub fn log_alerts(self) -> Self {
         self.sink(LogSink::stderr())
@@ -163,6 +177,8 @@ pub struct MonitorSettings {
     pub limits: Limits,
     /// The alert sinks, by name.
     pub sinks: Vec<String>,
+    /// The heap profile directory, if any.
+    pub profiles: Option<ProfileStorage>,
 }
 
 /// The state shared between the sampling thread and the handles.
@@ -346,7 +362,8 @@ impl Monitor {
         for &(resource, value) in &config.limits {
             limits.configure(resource, value);
         }
-        let mut alerter = Alerter::new(source.pid());
+        let source_pid = source.pid();
+        let mut alerter = Alerter::new(source_pid);
         let sinks = config.sinks.iter().map(|s| s.name()).collect();
         for sink in config.sinks {
             alerter.add(sink);
@@ -358,6 +375,7 @@ impl Monitor {
             detect: config.detect,
             limits,
             sinks,
+            profiles: config.profiles.clone(),
         };
         let detectors = Resource::MONITOR
             .iter()
@@ -390,6 +408,11 @@ impl Monitor {
             detectors,
             alerter,
             taken: 0,
+            store: config
+                .profiles
+                .filter(|_| source_pid == std::process::id())
+                .map(Store::new),
+            last_periodic: None,
         };
         let thread = thread::Builder::new()
             .name("leakcheck-monitor".into())
@@ -443,6 +466,10 @@ struct Sampler {
     detectors: Vec<Detector>,
     alerter: Alerter,
     taken: u64,
+    /// The profile directory (this process only).
+    store: Option<Store>,
+    /// The snapshot of the last periodic profile: the baseline of an episode that starts.
+    last_periodic: Option<Snapshot>,
 }
 
 impl Sampler {
@@ -505,12 +532,28 @@ impl Sampler {
                 resources.push(detector.status());
             }
         }
+        let changes: Vec<(Resource, State, State)> = {
+            let before = &self.shared.lock().status.resources;
+            resources
+                .iter()
+                .map(|r| {
+                    let was = before
+                        .iter()
+                        .find(|b| b.resource == r.resource)
+                        .map_or(State::Ok, |b| b.state);
+                    (r.resource, was, r.state)
+                })
+                .filter(|(_, was, now)| was != now)
+                .collect()
+        };
+        self.store_profiles(now_ms, &changes);
         let status = Status {
             leak_suspected: resources.iter().any(|r| r.state != State::Ok),
             resources,
             samples_taken: self.taken,
             interval_ms: self.shared.settings.interval.as_millis() as u64,
             pid: self.shared.settings.pid,
+            profiles: self.store.as_ref().map(|s| s.status().clone()),
         };
         self.alerter.observe(now_ms, &status.resources);
         let firing = self.alerter.firing();
@@ -524,6 +567,69 @@ impl Sampler {
         inner.firing.clear();
         inner.firing.extend_from_slice(firing);
         check.err().map(|e| e.to_string())
+    }
+}
+
+impl Sampler {
+    /// Writes the heap profiles due at `now_ms`: one per state change of this tick (and the
+    /// last periodic snapshot as `baseline` when the heap starts to grow), else a periodic
+    /// one when its interval has passed.
+    fn store_profiles(&mut self, now_ms: u64, changes: &[(Resource, State, State)]) {
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        let periodic = store.periodic_due(now_ms);
+        if !periodic && changes.is_empty() {
+            return;
+        }
+        if let Some(why) = super::profile::unavailable() {
+            store.failed(&why);
+            log_failure(&why);
+            return;
+        }
+        let profiler = &self.shared.profiler;
+        let snapshot = leakcheck_alloc::sample::snapshot();
+        let mut writes: Vec<(u64, String, Vec<u8>)> = Vec::new();
+        for &(resource, was, now) in changes {
+            if resource == Resource::Heap && was == State::Ok {
+                if let Some(base) = &self.last_periodic {
+                    let at = base
+                        .taken_at
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(now_ms, |d| d.as_millis() as u64);
+                    writes.push((at, "baseline".into(), profiler.encode(None, base)));
+                }
+            }
+            let reason = format!("{}-{}", resource.name(), state_name(now));
+            writes.push((now_ms, reason, Vec::new()));
+        }
+        if changes.is_empty() {
+            writes.push((now_ms, "periodic".into(), Vec::new()));
+        }
+        let current = profiler.encode(None, &snapshot);
+        for (at, reason, bytes) in writes {
+            let bytes = if bytes.is_empty() { &current } else { &bytes };
+            if let Err(e) = store.write(at, &reason, bytes) {
+                log_failure(&e.to_string());
+            }
+        }
+        if periodic {
+            self.last_periodic = Some(snapshot);
+        }
+    }
+}
+
+/// A profile that could not be written: said on stderr (and kept in the status).
+fn log_failure(why: &str) {
+    eprintln!("leakcheck monitor: heap profile not written: {why}");
+}
+
+/// The word of a state in file names.
+fn state_name(state: State) -> &'static str {
+    match state {
+        State::Ok => "ok",
+        State::Suspected => "suspected",
+        State::Leaking => "leaking",
     }
 }
 
