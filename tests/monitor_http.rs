@@ -775,3 +775,34 @@ fn the_dashboard_draws_its_charts_in_headless_chromium() {
     );
     assert!(refused.contains("401"), "{refused}");
 }
+
+/// The Parca and Alloy configurations scrape paths the endpoint serves (neither tool runs on our
+/// CI machines; this checks what we can: that the paths are routes with a profile).
+#[test]
+fn profilers_are_configured_to_scrape_routes_we_serve() {
+    let view = Fake {
+        profile: Some(b"profile".to_vec()),
+        ..Fake::new()
+    };
+    for file in ["parca/parca.yaml", "alloy/leakcheck.alloy"] {
+        let text = std::fs::read_to_string(deploy(file)).unwrap();
+        let paths: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with(['#', '/']))
+            .filter_map(|l| {
+                let rest = l.trim_start().strip_prefix("path")?;
+                Some(
+                    rest.trim_start_matches([' ', ':', '='])
+                        .trim()
+                        .trim_matches('"'),
+                )
+            })
+            .collect();
+        assert_eq!(paths, ["/debug/pprof/heap"], "{file}");
+        for path in paths {
+            let reply = leakcheck_monitor::serve::route(&view, path);
+            assert_eq!(reply.status, 200, "{file}: {path}");
+        }
+        assert!(text.contains("9464"), "{file} scrapes the documented port");
+    }
+}
