@@ -10,7 +10,8 @@
 //! where TLS is required, point the webhook at a local relay.
 
 use super::detect::{amount, fmt_secs};
-use super::{Alert, ResourceStatus, State};
+use super::growth::GrowingSite;
+use super::{Alert, Resource, ResourceStatus, State};
 pub use crate::error::{AlertError, UrlProblem};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
@@ -202,8 +203,10 @@ impl Sink for WebhookSink {
 
 /// The Alertmanager v2 body for one alert: a JSON array of one object with `labels`
 /// (`alertname="LeakcheckLeak"`, `resource`, `pid`, `job`, `instance`, `severity="warning"`,
-/// and `labels.extra`), `annotations` (`summary`, `description`), `startsAt`, `endsAt` on the
-/// resolving alert (RFC 3339, UTC) and `generatorURL` when given.
+/// and `labels.extra`), `annotations` (`summary`, `description`, and for a heap alert that
+/// names where the heap grows `top_site`, e.g. `app::cache::insert (src/cache.rs:40) +3.1
+/// MiB/min ± 0.4 MiB/min`, and `top_site_fingerprint`), `startsAt`, `endsAt` on the resolving
+/// alert (RFC 3339, UTC) and `generatorURL` when given.
 pub fn alertmanager_body(
     alert: &Alert,
     labels: &AlertLabels,
@@ -230,6 +233,10 @@ pub fn alertmanager_body(
         },
         "startsAt": rfc3339(alert.starts_at_unix_ms),
     });
+    if let Some(top) = alert.growing.first() {
+        object["annotations"]["top_site"] = top.to_string().into();
+        object["annotations"]["top_site_fingerprint"] = top.fingerprint.clone().into();
+    }
     if let Some(ends) = alert.ends_at_unix_ms {
         object["endsAt"] = rfc3339(ends).into();
     }
@@ -269,6 +276,22 @@ pub fn firing_summary(status: &ResourceStatus) -> String {
     text
 }
 
+/// The clause a heap alert's summary ends with when it knows where the heap grows:
+/// `; grows most at FUNCTION (FILE:LINE) +R/min ± E/min` (and how many other sites grow);
+/// empty when `growing` is.
+pub fn sites_clause(growing: &[GrowingSite]) -> String {
+    let Some(top) = growing.first() else {
+        return String::new();
+    };
+    let mut text = format!("; grows most at {top}");
+    match growing.len() - 1 {
+        0 => {}
+        1 => text += " (and 1 other site)",
+        n => text += &format!(" (and {n} other sites)"),
+    }
+    text
+}
+
 /// One sentence on a resolved alert.
 pub fn resolved_summary(status: &ResourceStatus, started_ms: u64, ended_ms: u64) -> String {
     let r = status.resource;
@@ -298,6 +321,8 @@ pub struct Alerter {
     pid: u32,
     slots: Vec<Slot>,
     firing: Vec<Alert>,
+    /// Where the heap grows, for heap alerts (see [`Alerter::set_heap_growing`]).
+    heap_growing: Vec<GrowingSite>,
 }
 
 impl Alerter {
@@ -307,6 +332,25 @@ impl Alerter {
             pid,
             slots: Vec::new(),
             firing: Vec::with_capacity(super::Resource::MONITOR.len()),
+            heap_growing: Vec::new(),
+        }
+    }
+
+    /// The sites where the heap grows for certain now, largest first: heap alerts raised or
+    /// re-sent from now on name the first [`Alert::MAX_SITES`]. A firing heap alert keeps the
+    /// sites it last named while none is certain, and its resolving alert names them too.
+    pub fn set_heap_growing(&mut self, growing: &[GrowingSite]) {
+        self.heap_growing.clear();
+        self.heap_growing
+            .extend_from_slice(&growing[..growing.len().min(Alert::MAX_SITES)]);
+    }
+
+    /// The sites an alert of `resource` names now.
+    fn growing_of(&self, resource: Resource) -> Vec<GrowingSite> {
+        if resource == Resource::Heap {
+            self.heap_growing.clone()
+        } else {
+            Vec::new()
         }
     }
 
@@ -340,22 +384,28 @@ impl Alerter {
                 .position(|a| a.resource == status.resource);
             match (status.state, position) {
                 (State::Leaking, None) => {
+                    let growing = self.growing_of(status.resource);
                     let alert = Alert {
                         resource: status.resource,
                         firing: true,
                         starts_at_unix_ms: status.since_unix_ms,
                         ends_at_unix_ms: None,
-                        summary: firing_summary(status),
+                        summary: firing_summary(status) + &sites_clause(&growing),
                         status: status.clone(),
                         pid: self.pid,
+                        growing,
                     };
                     self.firing.push(alert.clone());
                     new.push(alert);
                 }
                 (State::Leaking, Some(i)) => {
-                    // Re-sends carry the current growth and time to the limit.
+                    // Re-sends carry the current growth, time to the limit and sites.
+                    let growing = self.growing_of(status.resource);
                     let alert = &mut self.firing[i];
-                    alert.summary = firing_summary(status);
+                    if !growing.is_empty() {
+                        alert.growing = growing;
+                    }
+                    alert.summary = firing_summary(status) + &sites_clause(&alert.growing);
                     alert.status = status.clone();
                 }
                 (_, Some(i)) => {
@@ -363,6 +413,9 @@ impl Alerter {
                     alert.firing = false;
                     alert.ends_at_unix_ms = Some(now_unix_ms);
                     alert.summary = resolved_summary(status, alert.starts_at_unix_ms, now_unix_ms);
+                    if let Some(top) = alert.growing.first() {
+                        alert.summary += &format!("; it grew most at {}", top.function);
+                    }
                     alert.status = status.clone();
                     new.push(alert);
                 }
@@ -649,6 +702,7 @@ mod tests {
             summary: "fds stopped growing".into(),
             status: status(State::Ok, 0),
             pid: 42,
+            growing: Vec::new(),
         };
         let labels = AlertLabels {
             job: "api".into(),

@@ -28,9 +28,11 @@
 
 use super::alert::{Alerter, CallbackSink, LogSink, Sink};
 use super::detect::{DetectConfig, Detector};
+use super::growth::HeapTracker;
 use super::limits::Limits;
 use super::source::{Source, ThisProcess};
 use super::{Alert, Resource, Sample, State, Status};
+use leakcheck_alloc::sample::{self, Snapshot};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::fmt;
@@ -57,6 +59,8 @@ pub struct MonitorConfig {
     limits: Vec<(Resource, f64)>,
     /// Where alerts go.
     sinks: Vec<Box<dyn Sink>>,
+    /// The heap sampler's rate; `None`: the default (see [`MonitorConfig::heap_sampling`]).
+    heap_sampling: Option<u64>,
 }
 
 /// The shortest time between samples: a shorter interval, zero included, is raised to it (a
@@ -71,6 +75,7 @@ impl Default for MonitorConfig {
             history: 1800,
             limits: Vec::new(),
             sinks: Vec::new(),
+            heap_sampling: None,
         }
     }
 }
@@ -82,6 +87,7 @@ impl fmt::Debug for MonitorConfig {
             .field("detect", &self.detect)
             .field("history", &self.history)
             .field("limits", &self.limits)
+            .field("heap_sampling", &self.heap_sampling)
             .field(
                 "sinks",
                 &self.sinks.iter().map(|s| s.name()).collect::<Vec<_>>(),
@@ -143,6 +149,20 @@ impl MonitorConfig {
     pub fn log_alerts(self) -> Self {
         self.sink(LogSink::stderr())
     }
+
+    /// Samples the heap (the counting allocator's profiler, [`leakcheck_alloc::sample`]) at one
+    /// sample per `rate_bytes` allocated on average, so that the monitor can say where the heap
+    /// grows ([`growth`](super::growth)); `0` turns sampling off.
+    ///
+    /// By default [`Monitor::start`] samples at [`DEFAULT_RATE`](leakcheck_alloc::sample::DEFAULT_RATE)
+    /// (512 KiB, as Go and jemalloc) when the counting allocator is installed, or at the rate
+    /// already set with [`sample::set_rate`](leakcheck_alloc::sample::set_rate): measured, it
+    /// costs 0.3–0.5 % over counting alone. The rate is process-wide and stays set when the
+    /// monitor stops. [`Monitor::watch`] never samples (another process's heap cannot be).
+    pub fn heap_sampling(mut self, rate_bytes: u64) -> Self {
+        self.heap_sampling = Some(rate_bytes);
+        self
+    }
 }
 
 /// The settings a running monitor uses, as [`MonitorHandle::config`] shows them.
@@ -162,6 +182,9 @@ pub struct MonitorSettings {
     pub limits: Limits,
     /// The alert sinks, by name.
     pub sinks: Vec<String>,
+    /// The heap sampler's rate in bytes (0: the monitor does not sample the heap).
+    #[serde(default)]
+    pub heap_sampling: u64,
 }
 
 /// The state shared between the sampling thread and the handles.
@@ -179,6 +202,8 @@ struct Inner {
     status: Status,
     firing: Vec<Alert>,
     error: Option<String>,
+    /// The heap snapshot the current episode started from.
+    heap_baseline: Option<Arc<Snapshot>>,
 }
 
 impl Shared {
@@ -242,6 +267,12 @@ impl MonitorHandle {
         self.shared.lock().running
     }
 
+    /// The heap sampler's snapshot from the start of the detector's window when the heap went
+    /// from ok to suspected: the baseline of the current episode, until the heap is ok again.
+    pub fn heap_baseline(&self) -> Option<Arc<Snapshot>> {
+        self.shared.lock().heap_baseline.clone()
+    }
+
     /// Why sampling stopped on its own (the watched process exited), if it did.
     pub fn error(&self) -> Option<String> {
         self.shared.lock().error.clone()
@@ -292,7 +323,21 @@ pub struct Monitor {
 impl Monitor {
     /// Starts monitoring this process. The heap is observed when the counting allocator is the
     /// global allocator (`leakcheck_monitor::global_allocator!()`); RSS, threads and fds always (Linux).
-    pub fn start(config: MonitorConfig) -> io::Result<Monitor> {
+    ///
+    /// The heap is also sampled, by default, to say where it grows (see
+    /// [`MonitorConfig::heap_sampling`]).
+    pub fn start(mut config: MonitorConfig) -> io::Result<Monitor> {
+        let rate = if leakcheck_alloc::is_installed() {
+            let rate = config.heap_sampling.unwrap_or(match sample::rate() {
+                0 => sample::DEFAULT_RATE,
+                set => set,
+            });
+            sample::set_rate(rate);
+            rate
+        } else {
+            0
+        };
+        config.heap_sampling = Some(rate);
         Monitor::spawn(
             Box::new(ThisProcess::new()),
             Limits::of_this_process(),
@@ -309,7 +354,14 @@ impl Monitor {
         } else {
             Limits::of_process(source.pid())
         };
-        Monitor::spawn(source, limits, config)
+        Monitor::spawn(
+            source,
+            limits,
+            MonitorConfig {
+                heap_sampling: Some(0),
+                ..config
+            },
+        )
     }
 
     fn spawn(
@@ -332,7 +384,9 @@ impl Monitor {
             detect: config.detect,
             limits,
             sinks,
+            heap_sampling: config.heap_sampling.unwrap_or(0),
         };
+        let heap = (settings.heap_sampling > 0).then(|| HeapTracker::new(settings.detect.window));
         let detectors = Resource::MONITOR
             .iter()
             .map(|&r| {
@@ -353,6 +407,7 @@ impl Monitor {
                 },
                 firing: Vec::with_capacity(Resource::MONITOR.len()),
                 error: None,
+                heap_baseline: None,
             }),
             wake: Condvar::new(),
             settings,
@@ -363,6 +418,7 @@ impl Monitor {
             detectors,
             alerter,
             taken: 0,
+            heap,
         };
         let thread = thread::Builder::new()
             .name("leakcheck-monitor".into())
@@ -416,6 +472,8 @@ struct Sampler {
     detectors: Vec<Detector>,
     alerter: Alerter,
     taken: u64,
+    /// Where the heap grows, when the heap is sampled.
+    heap: Option<HeapTracker>,
 }
 
 impl Sampler {
@@ -478,14 +536,22 @@ impl Sampler {
                 resources.push(detector.status());
             }
         }
+        let heap_state = resources.iter().find(|r| r.resource == Resource::Heap);
+        let heap_growing = heap_state.is_some_and(|r| r.state != State::Ok);
+        let heap = self.heap.as_mut().map(|t| t.tick(heap_growing));
+        if let Some(heap) = &heap {
+            self.alerter.set_heap_growing(&heap.growing);
+        }
         let status = Status {
             leak_suspected: resources.iter().any(|r| r.state != State::Ok),
             resources,
             samples_taken: self.taken,
             interval_ms: self.shared.settings.interval.as_millis() as u64,
             pid: self.shared.settings.pid,
+            heap,
         };
         self.alerter.observe(now_ms, &status.resources);
+        let heap_baseline = self.heap.as_ref().and_then(HeapTracker::baseline);
         let firing = self.alerter.firing();
         let check = self.source.check();
         let mut inner = self.shared.lock();
@@ -496,6 +562,7 @@ impl Sampler {
         inner.status = status;
         inner.firing.clear();
         inner.firing.extend_from_slice(firing);
+        inner.heap_baseline = heap_baseline;
         check.err().map(|e| e.to_string())
     }
 }
