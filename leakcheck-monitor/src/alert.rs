@@ -277,14 +277,14 @@ pub fn firing_summary(status: &ResourceStatus) -> String {
 }
 
 /// The clause a heap alert's summary ends with when it knows where the heap grows:
-/// `; grows most at FUNCTION (FILE:LINE) +R/min ± E/min` (and how many other sites grow);
-/// empty when `growing` is.
-pub fn sites_clause(growing: &[GrowingSite]) -> String {
+/// `; grows most at FUNCTION (FILE:LINE) +R/min ± E/min` and how many other of the
+/// `certain` sites grow; empty when `growing` is.
+pub fn sites_clause(growing: &[GrowingSite], certain: usize) -> String {
     let Some(top) = growing.first() else {
         return String::new();
     };
     let mut text = format!("; grows most at {top}");
-    match growing.len() - 1 {
+    match certain.max(growing.len()) - 1 {
         0 => {}
         1 => text += " (and 1 other site)",
         n => text += &format!(" (and {n} other sites)"),
@@ -323,6 +323,8 @@ pub struct Alerter {
     firing: Vec<Alert>,
     /// Where the heap grows, for heap alerts (see [`Alerter::set_heap_growing`]).
     heap_growing: Vec<GrowingSite>,
+    /// How many sites grow for certain (`heap_growing` holds the first few).
+    heap_certain: usize,
 }
 
 impl Alerter {
@@ -333,6 +335,7 @@ impl Alerter {
             slots: Vec::new(),
             firing: Vec::with_capacity(super::Resource::MONITOR.len()),
             heap_growing: Vec::new(),
+            heap_certain: 0,
         }
     }
 
@@ -341,6 +344,7 @@ impl Alerter {
     /// sites it last named while none is certain, and its resolving alert names them too.
     pub fn set_heap_growing(&mut self, growing: &[GrowingSite]) {
         self.heap_growing.clear();
+        self.heap_certain = growing.len();
         self.heap_growing
             .extend_from_slice(&growing[..growing.len().min(Alert::MAX_SITES)]);
     }
@@ -390,7 +394,8 @@ impl Alerter {
                         firing: true,
                         starts_at_unix_ms: status.since_unix_ms,
                         ends_at_unix_ms: None,
-                        summary: firing_summary(status) + &sites_clause(&growing),
+                        summary: firing_summary(status)
+                            + &sites_clause(&growing, self.heap_certain),
                         status: status.clone(),
                         pid: self.pid,
                         growing,
@@ -401,11 +406,12 @@ impl Alerter {
                 (State::Leaking, Some(i)) => {
                     // Re-sends carry the current growth, time to the limit and sites.
                     let growing = self.growing_of(status.resource);
+                    let certain = self.heap_certain;
                     let alert = &mut self.firing[i];
                     if !growing.is_empty() {
                         alert.growing = growing;
                     }
-                    alert.summary = firing_summary(status) + &sites_clause(&alert.growing);
+                    alert.summary = firing_summary(status) + &sites_clause(&alert.growing, certain);
                     alert.status = status.clone();
                 }
                 (_, Some(i)) => {
@@ -667,6 +673,62 @@ mod tests {
         assert_eq!(count("resending", true), 2);
         assert_eq!(count("resending", false), 1);
         assert!(alerter.firing().is_empty());
+    }
+
+    fn site(function: &str, per_min: f64) -> GrowingSite {
+        serde_json::from_value(serde_json::json!({
+            "function": function, "file": "src/app.rs", "line": 7,
+            "fingerprint": format!("{:016x}", function.len()), "user": true,
+            "bytes_per_minute": per_min, "error_bytes_per_minute": per_min / 10.0,
+            "live_bytes": 1e7, "samples": 30, "new_samples": 20, "certain": true,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn heap_alerts_name_the_top_sites_and_other_resources_none() {
+        let mut alerter = Alerter::new(7);
+        let sites: Vec<_> = (0..5)
+            .map(|i| site(&format!("app::site{i}"), 5e6 - f64::from(i)))
+            .collect();
+        alerter.set_heap_growing(&sites);
+        let mut fds = status(State::Leaking, 1000);
+        fds.resource = Resource::Fds;
+        let new = alerter.observe(1000, &[status(State::Leaking, 1000), fds]);
+        let (heap, fds) = (&new[0], &new[1]);
+        assert_eq!(heap.growing.len(), Alert::MAX_SITES);
+        assert_eq!(heap.growing[0].function, "app::site0");
+        assert!(
+            heap.summary
+                .ends_with("; grows most at app::site0 (src/app.rs:7) +4.8 MiB/min ± 488.3 KiB/min (and 4 other sites)"),
+            "{}",
+            heap.summary
+        );
+        assert!(fds.growing.is_empty() && !fds.summary.contains("grows most"));
+        let body: serde_json::Value =
+            serde_json::from_str(&alertmanager_body(heap, &AlertLabels::default(), None)).unwrap();
+        assert!(body[0]["annotations"]["top_site"]
+            .as_str()
+            .unwrap()
+            .starts_with("app::site0 (src/app.rs:7) +"));
+        let json: serde_json::Value =
+            serde_json::from_str(&WebhookSink::json("http://127.0.0.1:1/").unwrap().body(heap))
+                .unwrap();
+        assert_eq!(json["growing"][0]["function"], "app::site0");
+        // While firing with nothing certain, the alert keeps the sites it named; the resolving
+        // alert names them too.
+        alerter.set_heap_growing(&[]);
+        alerter.observe(2000, &[status(State::Leaking, 1000)]);
+        assert_eq!(alerter.firing()[0].growing[0].function, "app::site0");
+        let resolved = alerter.observe(3000, &[status(State::Ok, 3000)]);
+        assert_eq!(resolved[0].growing[0].function, "app::site0");
+        assert!(
+            resolved[0]
+                .summary
+                .ends_with("; it grew most at app::site0"),
+            "{}",
+            resolved[0].summary
+        );
     }
 
     #[test]

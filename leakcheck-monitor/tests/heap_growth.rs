@@ -266,6 +266,9 @@ fn a_monitored_leak_is_named_first_in_the_status_and_the_alert_and_a_filled_cach
     );
     let heap = status.heap.as_ref().unwrap();
     assert_eq!(heap.sampling_rate, 32 * 1024);
+    // The episode keeps the snapshot it started from (the leak goes on: it is still open).
+    let baseline = handle.heap_baseline().expect("the episode's baseline");
+    assert!(!baseline.live.is_empty());
     assert_ne!(heap_state(&status), Some(State::Ok), "{status:#?}");
     let names = functions(&heap.growing);
     assert_eq!(names[0], "leaky_handler", "{heap:#?}");
