@@ -9,6 +9,7 @@
 //! source (what is sampled: this process, or another by pid)
 //!   → Sample, every `interval`, into a bounded ring (history)
 //!   → detect (a Detector per resource: ok / suspected / leaking, growth rate, time to limit)
+//!   → growth (while the heap is not ok: heap-sampler snapshots compared, call sites ranked)
 //!   → alert (sinks: callback, log line, webhook, Alertmanager) on state changes
 //!   → render (Prometheus text, /api/status JSON, /api/samples JSON, dashboard HTML)
 //!   → serve (optional HTTP endpoint, loopback by default)
