@@ -156,7 +156,7 @@ impl MonitorConfig {
     ///
     /// By default [`Monitor::start`] samples at [`DEFAULT_RATE`](leakcheck_alloc::sample::DEFAULT_RATE)
     /// (512 KiB, as Go and jemalloc) when the counting allocator is installed, or at the rate
-    /// already set with [`sample::set_rate`](leakcheck_alloc::sample::set_rate): measured, it
+    /// already set with [`sample::set_rate`]: measured, it
     /// costs 0.3–0.5 % over counting alone. The rate is process-wide and stays set when the
     /// monitor stops. [`Monitor::watch`] never samples (another process's heap cannot be).
     pub fn heap_sampling(mut self, rate_bytes: u64) -> Self {
