@@ -13,7 +13,7 @@ mod browser;
 use leakcheck_monitor::profile::ProfileError;
 use leakcheck_monitor::render;
 use leakcheck_monitor::serve::{Server, ServerConfig, View};
-use leakcheck_monitor::{Resource, ResourceStatus, Sample, State, Status};
+use leakcheck_monitor::{HeapStatus, Resource, ResourceStatus, Sample, State, Status};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -84,6 +84,21 @@ fn fake_status() -> Status {
     status.samples_taken = 40;
     status.interval_ms = 1000;
     status.pid = 4242;
+    // Where the heap grows: two sites, the first with markup in its name (escaped as text).
+    let mut heap = HeapStatus::new(524_288);
+    heap.growing = serde_json::from_value(serde_json::json!([
+        {"function": "svc::<b>handler</b>::leak", "file": "/src/svc/src/handler.rs", "line": 42,
+         "fingerprint": "00112233445566ff", "user": true, "bytes_per_minute": 3_145_728.0,
+         "error_bytes_per_minute": 409_600.0, "live_bytes": 9_437_184.0, "samples": 18,
+         "new_samples": 12, "certain": true},
+        {"function": "svc::cache::insert", "file": null, "line": null,
+         "fingerprint": "aabbccddeeff0011", "user": true, "bytes_per_minute": 1_048_576.0,
+         "error_bytes_per_minute": 300_000.0, "live_bytes": 2e6, "samples": 6,
+         "new_samples": 5, "certain": true}
+    ]))
+    .unwrap();
+    heap.uncertain = 2;
+    status.heap = Some(heap);
     status
 }
 
@@ -239,6 +254,11 @@ fn every_route_answers_with_its_content() {
     assert_eq!(status.header("Content-Type"), Some("application/json"));
     let json: Value = serde_json::from_str(&status.body).unwrap();
     assert_eq!(json["leak_suspected"], Value::Bool(true));
+    assert_eq!(
+        json["heap"]["growing"][0]["function"],
+        "svc::<b>handler</b>::leak"
+    );
+    assert_eq!(json["heap"]["growing"][1]["line"], Value::Null);
     let states: Vec<(&str, &str)> = json["resources"]
         .as_array()
         .unwrap()
@@ -748,6 +768,26 @@ fn check_dashboard_dom(dom: &str) {
     // Text from the server stays text.
     assert!(dom.contains("heap &lt;b&gt;grew&lt;/b&gt;") && !dom.contains("<b>grew</b>"));
     assert!(dom.contains("pid 4242"));
+    // The growing sites, in order, names as text.
+    let growing = &dom[dom.find("id=\"growing\"").expect("the growing section")..];
+    let growing = &growing[..growing.find("</section>").unwrap()];
+    assert!(!growing.contains("hidden"), "{growing}");
+    let first = growing
+        .find("data-fingerprint=\"00112233445566ff\"")
+        .expect(growing);
+    let second = growing
+        .find("data-fingerprint=\"aabbccddeeff0011\"")
+        .expect(growing);
+    assert!(first < second, "{growing}");
+    assert!(
+        growing.contains("svc::&lt;b&gt;handler&lt;/b&gt;::leak"),
+        "{growing}"
+    );
+    assert!(
+        growing.contains("src/handler.rs:42") && growing.contains("+3.00 MiB/min"),
+        "{growing}"
+    );
+    assert!(growing.contains("2 other site(s)"), "{growing}");
 }
 
 #[test]

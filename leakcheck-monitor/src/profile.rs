@@ -225,8 +225,8 @@ pub(crate) fn unavailable() -> Option<String> {
     }
     if leakcheck_alloc::sample::rate() == 0 {
         return Some(
-            "no heap profile: heap sampling is off (MonitorConfig::heap_sampling, or \
-             leakcheck_alloc::sample::set_rate)"
+            "no heap profile: heap sampling is off (MonitorConfig::heap_sampling(0), or \
+             leakcheck_alloc::sample::set_rate(0))"
                 .to_owned(),
         );
     }

@@ -28,11 +28,12 @@
 
 use super::alert::{Alerter, CallbackSink, LogSink, Sink};
 use super::detect::{DetectConfig, Detector};
+use super::growth::HeapTracker;
 use super::limits::Limits;
 use super::profile::{ProfileError, ProfileStorage, Profiler, Store};
 use super::source::{Source, ThisProcess};
 use super::{Alert, Resource, Sample, State, Status};
-use leakcheck_alloc::sample::Snapshot;
+use leakcheck_alloc::sample::{self, Snapshot};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::fmt;
@@ -61,6 +62,8 @@ pub struct MonitorConfig {
     sinks: Vec<Box<dyn Sink>>,
     /// The heap profile directory, if any.
     profiles: Option<ProfileStorage>,
+    /// The heap sampler's rate; `None`: the default (see [`MonitorConfig::heap_sampling`]).
+    heap_sampling: Option<u64>,
 }
 
 /// The shortest time between samples: a shorter interval, zero included, is raised to it (a
@@ -76,6 +79,7 @@ impl Default for MonitorConfig {
             limits: Vec::new(),
             sinks: Vec::new(),
             profiles: None,
+            heap_sampling: None,
         }
     }
 }
@@ -87,6 +91,7 @@ impl fmt::Debug for MonitorConfig {
             .field("detect", &self.detect)
             .field("history", &self.history)
             .field("limits", &self.limits)
+            .field("heap_sampling", &self.heap_sampling)
             .field(
                 "sinks",
                 &self.sinks.iter().map(|s| s.name()).collect::<Vec<_>>(),
@@ -158,6 +163,20 @@ impl MonitorConfig {
     pub fn log_alerts(self) -> Self {
         self.sink(LogSink::stderr())
     }
+
+    /// Samples the heap (the counting allocator's profiler, [`leakcheck_alloc::sample`]) at one
+    /// sample per `rate_bytes` allocated on average, so that the monitor can say where the heap
+    /// grows ([`growth`](super::growth)); `0` turns sampling off.
+    ///
+    /// By default [`Monitor::start`] samples at [`DEFAULT_RATE`](leakcheck_alloc::sample::DEFAULT_RATE)
+    /// (512 KiB, as Go and jemalloc) when the counting allocator is installed, or at the rate
+    /// already set with [`sample::set_rate`]: measured, it
+    /// costs 0.3–0.5 % over counting alone. The rate is process-wide and stays set when the
+    /// monitor stops. [`Monitor::watch`] never samples (another process's heap cannot be).
+    pub fn heap_sampling(mut self, rate_bytes: u64) -> Self {
+        self.heap_sampling = Some(rate_bytes);
+        self
+    }
 }
 
 /// The settings a running monitor uses, as [`MonitorHandle::config`] shows them.
@@ -179,6 +198,9 @@ pub struct MonitorSettings {
     pub sinks: Vec<String>,
     /// The heap profile directory, if any.
     pub profiles: Option<ProfileStorage>,
+    /// The heap sampler's rate in bytes (0: the monitor does not sample the heap).
+    #[serde(default)]
+    pub heap_sampling: u64,
 }
 
 /// The state shared between the sampling thread and the handles.
@@ -198,6 +220,8 @@ struct Inner {
     status: Status,
     firing: Vec<Alert>,
     error: Option<String>,
+    /// The heap snapshot the current episode started from.
+    heap_baseline: Option<Arc<Snapshot>>,
 }
 
 impl Shared {
@@ -259,6 +283,12 @@ impl MonitorHandle {
     /// Whether the sampling thread is still running.
     pub fn is_running(&self) -> bool {
         self.shared.lock().running
+    }
+
+    /// The heap sampler's snapshot from the start of the detector's window when the heap went
+    /// from ok to suspected: the baseline of the current episode, until the heap is ok again.
+    pub fn heap_baseline(&self) -> Option<Arc<Snapshot>> {
+        self.shared.lock().heap_baseline.clone()
     }
 
     /// Why sampling stopped on its own (the watched process exited), if it did.
@@ -334,7 +364,21 @@ pub struct Monitor {
 impl Monitor {
     /// Starts monitoring this process. The heap is observed when the counting allocator is the
     /// global allocator (`leakcheck_monitor::global_allocator!()`); RSS, threads and fds always (Linux).
-    pub fn start(config: MonitorConfig) -> io::Result<Monitor> {
+    ///
+    /// The heap is also sampled, by default, to say where it grows (see
+    /// [`MonitorConfig::heap_sampling`]).
+    pub fn start(mut config: MonitorConfig) -> io::Result<Monitor> {
+        let rate = if leakcheck_alloc::is_installed() {
+            let rate = config.heap_sampling.unwrap_or(match sample::rate() {
+                0 => sample::DEFAULT_RATE,
+                set => set,
+            });
+            sample::set_rate(rate);
+            rate
+        } else {
+            0
+        };
+        config.heap_sampling = Some(rate);
         Monitor::spawn(
             Box::new(ThisProcess::new()),
             Limits::of_this_process(),
@@ -351,7 +395,14 @@ impl Monitor {
         } else {
             Limits::of_process(source.pid())
         };
-        Monitor::spawn(source, limits, config)
+        Monitor::spawn(
+            source,
+            limits,
+            MonitorConfig {
+                heap_sampling: Some(0),
+                ..config
+            },
+        )
     }
 
     fn spawn(
@@ -376,7 +427,9 @@ impl Monitor {
             limits,
             sinks,
             profiles: config.profiles.clone(),
+            heap_sampling: config.heap_sampling.unwrap_or(0),
         };
+        let heap = (settings.heap_sampling > 0).then(|| HeapTracker::new(settings.detect.window));
         let detectors = Resource::MONITOR
             .iter()
             .map(|&r| {
@@ -397,6 +450,7 @@ impl Monitor {
                 },
                 firing: Vec::with_capacity(Resource::MONITOR.len()),
                 error: None,
+                heap_baseline: None,
             }),
             wake: Condvar::new(),
             profiler: Profiler::new(),
@@ -413,6 +467,7 @@ impl Monitor {
                 .filter(|_| source_pid == std::process::id())
                 .map(Store::new),
             last_periodic: None,
+            heap,
         };
         let thread = thread::Builder::new()
             .name("leakcheck-monitor".into())
@@ -470,6 +525,8 @@ struct Sampler {
     store: Option<Store>,
     /// The snapshot of the last periodic profile: the baseline of an episode that starts.
     last_periodic: Option<Snapshot>,
+    /// Where the heap grows, when the heap is sampled.
+    heap: Option<HeapTracker>,
 }
 
 impl Sampler {
@@ -546,7 +603,14 @@ impl Sampler {
                 .filter(|(_, was, now)| was != now)
                 .collect()
         };
-        self.store_profiles(now_ms, &changes);
+        let heap_state = resources.iter().find(|r| r.resource == Resource::Heap);
+        let heap_growing = heap_state.is_some_and(|r| r.state != State::Ok);
+        let heap = self.heap.as_mut().map(|t| t.tick(heap_growing));
+        if let Some(heap) = &heap {
+            self.alerter.set_heap_growing(&heap.growing);
+        }
+        let heap_baseline = self.heap.as_ref().and_then(HeapTracker::baseline);
+        self.store_profiles(now_ms, &changes, heap_baseline.as_deref());
         let status = Status {
             leak_suspected: resources.iter().any(|r| r.state != State::Ok),
             resources,
@@ -554,6 +618,7 @@ impl Sampler {
             interval_ms: self.shared.settings.interval.as_millis() as u64,
             pid: self.shared.settings.pid,
             profiles: self.store.as_ref().map(|s| s.status().clone()),
+            heap,
         };
         self.alerter.observe(now_ms, &status.resources);
         let firing = self.alerter.firing();
@@ -566,15 +631,22 @@ impl Sampler {
         inner.status = status;
         inner.firing.clear();
         inner.firing.extend_from_slice(firing);
+        inner.heap_baseline = heap_baseline;
         check.err().map(|e| e.to_string())
     }
 }
 
 impl Sampler {
-    /// Writes the heap profiles due at `now_ms`: one per state change of this tick (and the
-    /// last periodic snapshot as `baseline` when the heap starts to grow), else a periodic
-    /// one when its interval has passed.
-    fn store_profiles(&mut self, now_ms: u64, changes: &[(Resource, State, State)]) {
+    /// Writes the heap profiles due at `now_ms`: one per state change of this tick (and, when
+    /// the heap starts to grow, the episode's baseline as `baseline`: the growth ranking's
+    /// snapshot from the window's start, else the last periodic one), else a periodic one
+    /// when its interval has passed.
+    fn store_profiles(
+        &mut self,
+        now_ms: u64,
+        changes: &[(Resource, State, State)],
+        episode_base: Option<&Snapshot>,
+    ) {
         let Some(store) = self.store.as_mut() else {
             return;
         };
@@ -592,7 +664,7 @@ impl Sampler {
         let mut writes: Vec<(u64, String, Vec<u8>)> = Vec::new();
         for &(resource, was, now) in changes {
             if resource == Resource::Heap && was == State::Ok {
-                if let Some(base) = &self.last_periodic {
+                if let Some(base) = episode_base.or(self.last_periodic.as_ref()) {
                     let at = base
                         .taken_at
                         .duration_since(UNIX_EPOCH)
