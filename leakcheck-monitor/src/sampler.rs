@@ -28,7 +28,7 @@
 
 use super::alert::{Alerter, CallbackSink, LogSink, Sink};
 use super::detect::{DetectConfig, Detector};
-use super::growth::HeapTracker;
+use super::growth::{snapshot_bytes, HeapTracker};
 use super::limits::Limits;
 use super::profile::{ProfileError, ProfileStorage, Profiler, Store};
 use super::source::{Source, ThisProcess};
@@ -582,9 +582,16 @@ impl Sampler {
         // clock drives detection and alerts on that clock.
         let now_ms = sample.unix_ms;
         self.taken += 1;
+        // The heap detector judges the service's heap: the monitor's own snapshots of the heap
+        // sampler (as they stand since the last tick) are taken out.
+        let own = self.heap.as_ref().map_or(0, HeapTracker::own_bytes)
+            + self.last_periodic.as_ref().map_or(0, snapshot_bytes);
         let mut resources = Vec::with_capacity(self.detectors.len());
         for detector in &mut self.detectors {
-            if let Some(value) = sample.value(detector.resource()) {
+            if let Some(mut value) = sample.value(detector.resource()) {
+                if detector.resource() == Resource::Heap {
+                    value = (value - own as f64).max(0.0);
+                }
                 detector.observe(now_ms, value);
                 resources.push(detector.status());
             }
