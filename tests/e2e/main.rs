@@ -17,6 +17,7 @@ mod nextest;
 mod options;
 mod output;
 mod run_once;
+mod service;
 mod shards;
 mod storage;
 mod tasks;
