@@ -10,9 +10,10 @@
 #[path = "browser/mod.rs"]
 mod browser;
 
+use leakcheck_monitor::profile::ProfileError;
 use leakcheck_monitor::render;
 use leakcheck_monitor::serve::{Server, ServerConfig, View};
-use leakcheck_monitor::{Resource, ResourceStatus, Sample, State, Status};
+use leakcheck_monitor::{HeapStatus, Resource, ResourceStatus, Sample, State, Status};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -31,8 +32,10 @@ const CLIENT_WAIT: Duration = Duration::from_secs(30);
 
 /// A process whose heap leaks, whose RSS is suspected, with steady threads and fds.
 struct Fake {
-    profile: Option<String>,
+    profile: Option<Vec<u8>>,
     panic: AtomicBool,
+    /// The `seconds` of the last heap profile asked for.
+    asked: std::sync::Mutex<Vec<Option<Duration>>>,
 }
 
 impl Fake {
@@ -40,6 +43,7 @@ impl Fake {
         Fake {
             profile: None,
             panic: AtomicBool::new(false),
+            asked: Default::default(),
         }
     }
 }
@@ -80,6 +84,21 @@ fn fake_status() -> Status {
     status.samples_taken = 40;
     status.interval_ms = 1000;
     status.pid = 4242;
+    // Where the heap grows: two sites, the first with markup in its name (escaped as text).
+    let mut heap = HeapStatus::new(524_288);
+    heap.growing = serde_json::from_value(serde_json::json!([
+        {"function": "svc::<b>handler</b>::leak", "file": "/src/svc/src/handler.rs", "line": 42,
+         "fingerprint": "00112233445566ff", "user": true, "bytes_per_minute": 3_145_728.0,
+         "error_bytes_per_minute": 409_600.0, "live_bytes": 9_437_184.0, "samples": 18,
+         "new_samples": 12, "certain": true},
+        {"function": "svc::cache::insert", "file": null, "line": null,
+         "fingerprint": "aabbccddeeff0011", "user": true, "bytes_per_minute": 1_048_576.0,
+         "error_bytes_per_minute": 300_000.0, "live_bytes": 2e6, "samples": 6,
+         "new_samples": 5, "certain": true}
+    ]))
+    .unwrap();
+    heap.uncertain = 2;
+    status.heap = Some(heap);
     status
 }
 
@@ -111,8 +130,15 @@ impl View for Fake {
     fn samples(&self) -> Vec<Sample> {
         fake_samples()
     }
-    fn heap_profile(&self) -> Option<String> {
-        self.profile.clone()
+    fn heap_profile(&self, seconds: Option<Duration>) -> Result<Vec<u8>, ProfileError> {
+        self.asked.lock().unwrap().push(seconds);
+        if seconds.is_some() && self.panic.load(Ordering::SeqCst) {
+            // Stands for "a delta is already being taken".
+            return Err(ProfileError::Busy);
+        }
+        self.profile
+            .clone()
+            .ok_or_else(|| ProfileError::Unavailable("the fake has no profile".into()))
     }
 }
 
@@ -228,6 +254,11 @@ fn every_route_answers_with_its_content() {
     assert_eq!(status.header("Content-Type"), Some("application/json"));
     let json: Value = serde_json::from_str(&status.body).unwrap();
     assert_eq!(json["leak_suspected"], Value::Bool(true));
+    assert_eq!(
+        json["heap"]["growing"][0]["function"],
+        "svc::<b>handler</b>::leak"
+    );
+    assert_eq!(json["heap"]["growing"][1]["line"], Value::Null);
     let states: Vec<(&str, &str)> = json["resources"]
         .as_array()
         .unwrap()
@@ -273,9 +304,13 @@ fn every_route_answers_with_its_content() {
         (302, Some("dashboard"))
     );
 
-    let heap = get(addr, "/debug/heap");
+    let heap = get(addr, "/debug/pprof/heap");
     assert_eq!(heap.status, 404);
-    assert!(heap.body.contains("not available yet"), "{}", heap.body);
+    assert!(
+        heap.body.contains("the fake has no profile"),
+        "{}",
+        heap.body
+    );
     assert_eq!(get(addr, "/nothing/here").status, 404);
 
     // HEAD: the same head, no body.
@@ -291,38 +326,70 @@ fn every_route_answers_with_its_content() {
 
 #[test]
 fn the_heap_profile_is_served_when_the_view_has_one() {
-    let view = Fake {
-        profile: Some("2 blocks / 64 B at my_crate::leak (src/lib.rs:3)\n".into()),
-        panic: AtomicBool::new(false),
-    };
-    let server = Server::bind("127.0.0.1:0", view).unwrap();
-    let heap = get(server.local_addr(), "/debug/heap");
+    let view = Arc::new(Fake {
+        profile: Some(b"\x1f\x8b profile bytes".to_vec()),
+        ..Fake::new()
+    });
+    let server = Server::bind("127.0.0.1:0", Arc::clone(&view)).unwrap();
+    let heap = get(server.local_addr(), "/debug/pprof/heap");
     assert_eq!(heap.status, 200);
-    assert!(heap.body.contains("my_crate::leak"));
+    assert_eq!(
+        heap.header("Content-Type"),
+        Some("application/octet-stream")
+    );
+    assert!(heap.body.ends_with(" profile bytes"), "{:?}", heap.body);
+    // `seconds` asks for a delta; 0 is the live heap, as in Go's handler; other parameters
+    // are ignored.
+    for (query, status) in [
+        ("?seconds=30", 200),
+        ("?gc=1&seconds=0", 200),
+        ("?debug=1", 200),
+    ] {
+        let reply = get(server.local_addr(), &format!("/debug/pprof/heap{query}"));
+        assert_eq!(reply.status, status, "{query}: {}", reply.body);
+    }
+    assert_eq!(
+        *view.asked.lock().unwrap(),
+        [None, Some(Duration::from_secs(30)), None, None]
+    );
 }
 
-/// Without a profile the answer says what is true: the monitor tells that the heap grows, not
-/// where, and there is no setting that would change that (yet).
+/// A bad `seconds` is refused before anything waits, saying what is allowed.
 #[test]
-fn without_a_profile_the_heap_route_says_what_the_monitor_can_tell() {
-    let heap = leakcheck_monitor::serve::route(&Fake::new(), "/debug/heap");
-    assert_eq!(heap.status, 404);
-    let body = &heap.body;
-    for promise in ["enable", "configuration", "tracing"] {
-        assert!(
-            !body.contains(promise),
-            "offers an option that does not exist: {body}"
-        );
+fn a_bad_delta_is_refused_with_what_is_allowed() {
+    let view = Fake {
+        profile: Some(b"profile".to_vec()),
+        ..Fake::new()
+    };
+    for bad in ["-1", "1.5", "x", "601", ""] {
+        let reply =
+            leakcheck_monitor::serve::route(&view, &format!("/debug/pprof/heap?seconds={bad}"));
+        assert_eq!(reply.status, 400, "{bad}");
+        let body = String::from_utf8(reply.body).unwrap();
+        assert!(body.contains("from 0 to 600"), "{body}");
     }
+    assert!(view.asked.lock().unwrap().is_empty());
+
+    // While another delta is being taken: 429, retry later.
+    view.panic.store(true, Ordering::SeqCst);
+    let busy = leakcheck_monitor::serve::route(&view, "/debug/pprof/heap?seconds=5");
+    assert_eq!(busy.status, 429);
+    assert!(busy.headers.contains(&("Retry-After", "1".to_owned())));
+}
+
+/// Without a profile the answer says why there is none, and the old text route is gone.
+#[test]
+fn without_a_profile_the_heap_route_says_why() {
+    let heap = leakcheck_monitor::serve::route(&Fake::new(), "/debug/pprof/heap");
+    assert_eq!(heap.status, 404);
+    let body = String::from_utf8(heap.body).unwrap();
+    assert!(body.contains("the fake has no profile"), "{body}");
+    let old = leakcheck_monitor::serve::route(&Fake::new(), "/debug/heap");
+    assert_eq!(old.status, 404);
+    let body = String::from_utf8(old.body).unwrap();
     assert!(
-        body.contains("heap profiles are not available yet"),
-        "{body}"
-    );
-    assert!(body.contains("that the heap grows, not where"), "{body}");
-    let docs = body.split_whitespace().find(|w| w.starts_with("https://"));
-    assert!(
-        docs.is_some_and(|url| url.trim_end_matches(')').ends_with("#production-monitor")),
-        "points at the docs: {body}"
+        body.contains("/debug/pprof/heap"),
+        "names the routes: {body}"
     );
 }
 
@@ -492,7 +559,12 @@ fn a_bearer_token_is_required_when_configured() {
         config
     });
     let addr = server.local_addr();
-    for path in ["/metrics", "/api/status", "/api/samples", "/debug/heap"] {
+    for path in [
+        "/metrics",
+        "/api/status",
+        "/api/samples",
+        "/debug/pprof/heap",
+    ] {
         let missing = get(addr, path);
         assert_eq!(missing.status, 401, "{path}");
         assert_eq!(
@@ -696,6 +768,26 @@ fn check_dashboard_dom(dom: &str) {
     // Text from the server stays text.
     assert!(dom.contains("heap &lt;b&gt;grew&lt;/b&gt;") && !dom.contains("<b>grew</b>"));
     assert!(dom.contains("pid 4242"));
+    // The growing sites, in order, names as text.
+    let growing = &dom[dom.find("id=\"growing\"").expect("the growing section")..];
+    let growing = &growing[..growing.find("</section>").unwrap()];
+    assert!(!growing.contains("hidden"), "{growing}");
+    let first = growing
+        .find("data-fingerprint=\"00112233445566ff\"")
+        .expect(growing);
+    let second = growing
+        .find("data-fingerprint=\"aabbccddeeff0011\"")
+        .expect(growing);
+    assert!(first < second, "{growing}");
+    assert!(
+        growing.contains("svc::&lt;b&gt;handler&lt;/b&gt;::leak"),
+        "{growing}"
+    );
+    assert!(
+        growing.contains("src/handler.rs:42") && growing.contains("+3.00 MiB/min"),
+        "{growing}"
+    );
+    assert!(growing.contains("2 other site(s)"), "{growing}");
 }
 
 #[test]
@@ -722,4 +814,35 @@ fn the_dashboard_draws_its_charts_in_headless_chromium() {
         "nothing drawn without the token"
     );
     assert!(refused.contains("401"), "{refused}");
+}
+
+/// The Parca and Alloy configurations scrape paths the endpoint serves (neither tool runs on our
+/// CI machines; this checks what we can: that the paths are routes with a profile).
+#[test]
+fn profilers_are_configured_to_scrape_routes_we_serve() {
+    let view = Fake {
+        profile: Some(b"profile".to_vec()),
+        ..Fake::new()
+    };
+    for file in ["parca/parca.yaml", "alloy/leakcheck.alloy"] {
+        let text = std::fs::read_to_string(deploy(file)).unwrap();
+        let paths: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with(['#', '/']))
+            .filter_map(|l| {
+                let rest = l.trim_start().strip_prefix("path")?;
+                Some(
+                    rest.trim_start_matches([' ', ':', '='])
+                        .trim()
+                        .trim_matches('"'),
+                )
+            })
+            .collect();
+        assert_eq!(paths, ["/debug/pprof/heap"], "{file}");
+        for path in paths {
+            let reply = leakcheck_monitor::serve::route(&view, path);
+            assert_eq!(reply.status, 200, "{file}: {path}");
+        }
+        assert!(text.contains("9464"), "{file} scrapes the documented port");
+    }
 }

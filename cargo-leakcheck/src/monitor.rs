@@ -29,7 +29,7 @@ pub const TOKEN_VAR: &str = "LEAKCHECK_MONITOR_TOKEN";
 
 /// The text after `--help`.
 const AFTER_HELP: &str = "\
-Endpoints: /metrics (Prometheus), /api/status, /api/samples, /dashboard, /debug/heap.
+Endpoints: /metrics (Prometheus), /api/status, /api/samples, /dashboard, /debug/pprof/heap (a service that embeds the monitor; not for --pid or a command: another process's allocator cannot be sampled).
 The address is printed on stderr as `leakcheck monitor: serving http://ADDR/dashboard` once the \
 endpoint listens (with --port 0, the port picked).
 

@@ -10,7 +10,8 @@
 //! where TLS is required, point the webhook at a local relay.
 
 use super::detect::{amount, fmt_secs};
-use super::{Alert, ResourceStatus, State};
+use super::growth::GrowingSite;
+use super::{Alert, Resource, ResourceStatus, State};
 pub use crate::error::{AlertError, UrlProblem};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
@@ -202,8 +203,10 @@ impl Sink for WebhookSink {
 
 /// The Alertmanager v2 body for one alert: a JSON array of one object with `labels`
 /// (`alertname="LeakcheckLeak"`, `resource`, `pid`, `job`, `instance`, `severity="warning"`,
-/// and `labels.extra`), `annotations` (`summary`, `description`), `startsAt`, `endsAt` on the
-/// resolving alert (RFC 3339, UTC) and `generatorURL` when given.
+/// and `labels.extra`), `annotations` (`summary`, `description`, and for a heap alert that
+/// names where the heap grows `top_site`, e.g. `app::cache::insert (src/cache.rs:40) +3.1
+/// MiB/min ± 0.4 MiB/min`, and `top_site_fingerprint`), `startsAt`, `endsAt` on the resolving
+/// alert (RFC 3339, UTC) and `generatorURL` when given.
 pub fn alertmanager_body(
     alert: &Alert,
     labels: &AlertLabels,
@@ -230,6 +233,10 @@ pub fn alertmanager_body(
         },
         "startsAt": rfc3339(alert.starts_at_unix_ms),
     });
+    if let Some(top) = alert.growing.first() {
+        object["annotations"]["top_site"] = top.to_string().into();
+        object["annotations"]["top_site_fingerprint"] = top.fingerprint.clone().into();
+    }
     if let Some(ends) = alert.ends_at_unix_ms {
         object["endsAt"] = rfc3339(ends).into();
     }
@@ -269,6 +276,22 @@ pub fn firing_summary(status: &ResourceStatus) -> String {
     text
 }
 
+/// The clause a heap alert's summary ends with when it knows where the heap grows:
+/// `; grows most at FUNCTION (FILE:LINE) +R/min ± E/min` and how many other of the
+/// `certain` sites grow; empty when `growing` is.
+pub fn sites_clause(growing: &[GrowingSite], certain: usize) -> String {
+    let Some(top) = growing.first() else {
+        return String::new();
+    };
+    let mut text = format!("; grows most at {top}");
+    match certain.max(growing.len()) - 1 {
+        0 => {}
+        1 => text += " (and 1 other site)",
+        n => text += &format!(" (and {n} other sites)"),
+    }
+    text
+}
+
 /// One sentence on a resolved alert.
 pub fn resolved_summary(status: &ResourceStatus, started_ms: u64, ended_ms: u64) -> String {
     let r = status.resource;
@@ -298,6 +321,10 @@ pub struct Alerter {
     pid: u32,
     slots: Vec<Slot>,
     firing: Vec<Alert>,
+    /// Where the heap grows, for heap alerts (see [`Alerter::set_heap_growing`]).
+    heap_growing: Vec<GrowingSite>,
+    /// How many sites grow for certain (`heap_growing` holds the first few).
+    heap_certain: usize,
 }
 
 impl Alerter {
@@ -307,6 +334,27 @@ impl Alerter {
             pid,
             slots: Vec::new(),
             firing: Vec::with_capacity(super::Resource::MONITOR.len()),
+            heap_growing: Vec::new(),
+            heap_certain: 0,
+        }
+    }
+
+    /// The sites where the heap grows for certain now, largest first: heap alerts raised or
+    /// re-sent from now on name the first [`Alert::MAX_SITES`]. A firing heap alert keeps the
+    /// sites it last named while none is certain, and its resolving alert names them too.
+    pub fn set_heap_growing(&mut self, growing: &[GrowingSite]) {
+        self.heap_growing.clear();
+        self.heap_certain = growing.len();
+        self.heap_growing
+            .extend_from_slice(&growing[..growing.len().min(Alert::MAX_SITES)]);
+    }
+
+    /// The sites an alert of `resource` names now.
+    fn growing_of(&self, resource: Resource) -> Vec<GrowingSite> {
+        if resource == Resource::Heap {
+            self.heap_growing.clone()
+        } else {
+            Vec::new()
         }
     }
 
@@ -340,22 +388,30 @@ impl Alerter {
                 .position(|a| a.resource == status.resource);
             match (status.state, position) {
                 (State::Leaking, None) => {
+                    let growing = self.growing_of(status.resource);
                     let alert = Alert {
                         resource: status.resource,
                         firing: true,
                         starts_at_unix_ms: status.since_unix_ms,
                         ends_at_unix_ms: None,
-                        summary: firing_summary(status),
+                        summary: firing_summary(status)
+                            + &sites_clause(&growing, self.heap_certain),
                         status: status.clone(),
                         pid: self.pid,
+                        growing,
                     };
                     self.firing.push(alert.clone());
                     new.push(alert);
                 }
                 (State::Leaking, Some(i)) => {
-                    // Re-sends carry the current growth and time to the limit.
+                    // Re-sends carry the current growth, time to the limit and sites.
+                    let growing = self.growing_of(status.resource);
+                    let certain = self.heap_certain;
                     let alert = &mut self.firing[i];
-                    alert.summary = firing_summary(status);
+                    if !growing.is_empty() {
+                        alert.growing = growing;
+                    }
+                    alert.summary = firing_summary(status) + &sites_clause(&alert.growing, certain);
                     alert.status = status.clone();
                 }
                 (_, Some(i)) => {
@@ -363,6 +419,9 @@ impl Alerter {
                     alert.firing = false;
                     alert.ends_at_unix_ms = Some(now_unix_ms);
                     alert.summary = resolved_summary(status, alert.starts_at_unix_ms, now_unix_ms);
+                    if let Some(top) = alert.growing.first() {
+                        alert.summary += &format!("; it grew most at {}", top.function);
+                    }
                     alert.status = status.clone();
                     new.push(alert);
                 }
@@ -616,6 +675,62 @@ mod tests {
         assert!(alerter.firing().is_empty());
     }
 
+    fn site(function: &str, per_min: f64) -> GrowingSite {
+        serde_json::from_value(serde_json::json!({
+            "function": function, "file": "src/app.rs", "line": 7,
+            "fingerprint": format!("{:016x}", function.len()), "user": true,
+            "bytes_per_minute": per_min, "error_bytes_per_minute": per_min / 10.0,
+            "live_bytes": 1e7, "samples": 30, "new_samples": 20, "certain": true,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn heap_alerts_name_the_top_sites_and_other_resources_none() {
+        let mut alerter = Alerter::new(7);
+        let sites: Vec<_> = (0..5)
+            .map(|i| site(&format!("app::site{i}"), 5e6 - f64::from(i)))
+            .collect();
+        alerter.set_heap_growing(&sites);
+        let mut fds = status(State::Leaking, 1000);
+        fds.resource = Resource::Fds;
+        let new = alerter.observe(1000, &[status(State::Leaking, 1000), fds]);
+        let (heap, fds) = (&new[0], &new[1]);
+        assert_eq!(heap.growing.len(), Alert::MAX_SITES);
+        assert_eq!(heap.growing[0].function, "app::site0");
+        assert!(
+            heap.summary
+                .ends_with("; grows most at app::site0 (src/app.rs:7) +4.8 MiB/min ± 488.3 KiB/min (and 4 other sites)"),
+            "{}",
+            heap.summary
+        );
+        assert!(fds.growing.is_empty() && !fds.summary.contains("grows most"));
+        let body: serde_json::Value =
+            serde_json::from_str(&alertmanager_body(heap, &AlertLabels::default(), None)).unwrap();
+        assert!(body[0]["annotations"]["top_site"]
+            .as_str()
+            .unwrap()
+            .starts_with("app::site0 (src/app.rs:7) +"));
+        let json: serde_json::Value =
+            serde_json::from_str(&WebhookSink::json("http://127.0.0.1:1/").unwrap().body(heap))
+                .unwrap();
+        assert_eq!(json["growing"][0]["function"], "app::site0");
+        // While firing with nothing certain, the alert keeps the sites it named; the resolving
+        // alert names them too.
+        alerter.set_heap_growing(&[]);
+        alerter.observe(2000, &[status(State::Leaking, 1000)]);
+        assert_eq!(alerter.firing()[0].growing[0].function, "app::site0");
+        let resolved = alerter.observe(3000, &[status(State::Ok, 3000)]);
+        assert_eq!(resolved[0].growing[0].function, "app::site0");
+        assert!(
+            resolved[0]
+                .summary
+                .ends_with("; it grew most at app::site0"),
+            "{}",
+            resolved[0].summary
+        );
+    }
+
     #[test]
     fn a_failing_or_panicking_sink_does_not_stop_the_others() {
         struct Broken;
@@ -649,6 +764,7 @@ mod tests {
             summary: "fds stopped growing".into(),
             status: status(State::Ok, 0),
             pid: 42,
+            growing: Vec::new(),
         };
         let labels = AlertLabels {
             job: "api".into(),

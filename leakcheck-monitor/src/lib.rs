@@ -9,6 +9,7 @@
 //! source (what is sampled: this process, or another by pid)
 //!   → Sample, every `interval`, into a bounded ring (history)
 //!   → detect (a Detector per resource: ok / suspected / leaking, growth rate, time to limit)
+//!   → growth (while the heap is not ok: heap-sampler snapshots compared, call sites ranked)
 //!   → alert (sinks: callback, log line, webhook, Alertmanager) on state changes
 //!   → render (Prometheus text, /api/status JSON, /api/samples JSON, dashboard HTML)
 //!   → serve (optional HTTP endpoint, loopback by default)
@@ -55,7 +56,9 @@ pub mod alert;
 pub mod dashboard;
 pub mod detect;
 mod error;
+pub mod growth;
 pub mod limits;
+pub mod profile;
 pub mod render;
 pub mod sampler;
 pub mod serve;
@@ -169,6 +172,48 @@ pub struct Status {
     pub interval_ms: u64,
     /// The process watched.
     pub pid: u32,
+    /// The heap profile directory, when one is configured.
+    pub profiles: Option<profile::ProfileStoreStatus>,
+    /// The heap profile's view: where the heap grows. `None` when the monitor does not sample
+    /// the heap (another process, or sampling turned off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap: Option<HeapStatus>,
+}
+
+/// What the heap sampler says about the heap (see [`growth`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct HeapStatus {
+    /// The sampling rate: one sample per this many bytes allocated on average (0: off).
+    pub sampling_rate: u64,
+    /// While the heap is suspected or leaking, the call sites whose in-use bytes grow for
+    /// certain over the detector's window, largest growth first (at most
+    /// [`HeapStatus::MAX_GROWING`]); empty while the heap is ok.
+    #[serde(default)]
+    pub growing: Vec<growth::GrowingSite>,
+    /// Sites that grew over the same span but not for certain (left out of `growing`).
+    #[serde(default)]
+    pub uncertain: usize,
+    /// When the snapshot compared against was taken (Unix ms): about a window before
+    /// `head_unix_ms`.
+    #[serde(default)]
+    pub base_unix_ms: Option<u64>,
+    /// When the current snapshot was taken (Unix ms).
+    #[serde(default)]
+    pub head_unix_ms: Option<u64>,
+}
+
+impl HeapStatus {
+    /// The most growing sites `/api/status` lists.
+    pub const MAX_GROWING: usize = 10;
+
+    /// Sampling at `sampling_rate`, nothing growing.
+    pub fn new(sampling_rate: u64) -> Self {
+        HeapStatus {
+            sampling_rate,
+            ..HeapStatus::default()
+        }
+    }
 }
 
 /// An alert: a resource started leaking (firing) or stopped (resolved). One per episode.
@@ -189,6 +234,16 @@ pub struct Alert {
     pub status: ResourceStatus,
     /// The process watched.
     pub pid: u32,
+    /// Heap alerts: the call sites that grow for certain, largest first (at most
+    /// [`Alert::MAX_SITES`]); empty when none is certain yet, or for other resources. A
+    /// resolving alert names the sites of the episode.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub growing: Vec<growth::GrowingSite>,
+}
+
+impl Alert {
+    /// The most growing sites an alert names.
+    pub const MAX_SITES: usize = 3;
 }
 #[cfg(test)]
 global_allocator!();

@@ -290,6 +290,7 @@ fn error_json(e: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::HeapStatus;
 
     fn status() -> Status {
         Status {
@@ -319,7 +320,25 @@ mod tests {
             samples_taken: 42,
             interval_ms: 1500,
             pid: 9,
+            profiles: None,
+            heap: None,
         }
+    }
+
+    #[test]
+    fn status_json_without_heap_still_reads_and_heap_round_trips() {
+        // What a monitor before the heap profile served.
+        let old = r#"{"leak_suspected":false,"resources":[],"samples_taken":1,"interval_ms":1000,"pid":3}"#;
+        let read: Status = serde_json::from_str(old).unwrap();
+        assert_eq!(read.heap, None);
+        assert!(!status_json(&read).contains("\"heap\""));
+        let mut with = status();
+        with.heap = Some(HeapStatus::new(524_288));
+        let v: serde_json::Value = serde_json::from_str(&status_json(&with)).unwrap();
+        assert_eq!(v["heap"]["sampling_rate"], 524_288);
+        assert_eq!(v["heap"]["growing"], serde_json::json!([]));
+        let back: Status = serde_json::from_value(v).unwrap();
+        assert_eq!(back, with);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The optional HTTP endpoint: `/metrics`, `/api/status`, `/api/samples`, `/dashboard` and
-//! `/debug/heap`, served from a [`View`] of the monitor.
+//! `/debug/pprof/heap`, served from a [`View`] of the monitor.
 //!
 //! Why not an HTTP crate: this server runs inside users' production binaries. hyper or axum
 //! would bring an async runtime and an HTTP stack the application may not otherwise use, and
@@ -24,9 +24,13 @@
 //!   reaches the host application;
 //! * an optional bearer token ([`ServerConfig::bearer_token`]); `401` without it.
 //!
-//! A heap profile (`/debug/heap`) is whatever [`View::heap_profile`] returns. The monitor's own
-//! handle has none yet: it tells that the heap grows, not where, and `/debug/heap` answers `404`
-//! saying so. The pprof protobuf format is not produced.
+//! `/debug/pprof/heap` is Go's heap profile endpoint: a gzipped pprof `profile.proto` of the
+//! live heap, from the counting allocator's sampler ([`crate::profile`]), or with `?seconds=N`
+//! the change over the next N seconds (a delta profile, N at most
+//! [`MAX_DELTA`](crate::profile::MAX_DELTA), one at a time, else `429`). `go tool pprof`,
+//! Parca, Grafana Alloy / Pyroscope read it as they read a Go service's. It answers `404`
+//! saying why when there is no profile: the counting allocator not installed, sampling off, or
+//! a monitor watching another process (whose allocator it cannot sample).
 //!
 //! The renderers are plain functions ([`render`], [`dashboard`]),
 //! and [`route`] maps a path to a [`Response`], so an application with its own HTTP server can
@@ -47,6 +51,7 @@
 //! }
 //! ```
 
+use super::profile::{ProfileError, MAX_DELTA};
 use super::{dashboard, render, Sample, Status};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -73,10 +78,13 @@ pub trait View: Send + Sync + 'static {
     fn latest(&self) -> Option<Sample> {
         self.samples().last().copied()
     }
-    /// The live heap by call site as text (`/debug/heap`), for views that have one; `None`
-    /// (the default, and what the monitor's handle returns) answers `404`.
-    fn heap_profile(&self) -> Option<String> {
-        None
+    /// A heap profile, gzipped pprof `profile.proto` (`/debug/pprof/heap`): the live heap, or
+    /// with `seconds` the change over the next `seconds`. The default has none (`404`).
+    fn heap_profile(&self, seconds: Option<Duration>) -> Result<Vec<u8>, ProfileError> {
+        let _ = seconds;
+        Err(ProfileError::Unavailable(
+            "no heap profile: this view has none".to_owned(),
+        ))
     }
 }
 
@@ -90,8 +98,8 @@ impl<V: View + ?Sized> View for Arc<V> {
     fn latest(&self) -> Option<Sample> {
         (**self).latest()
     }
-    fn heap_profile(&self) -> Option<String> {
-        (**self).heap_profile()
+    fn heap_profile(&self, seconds: Option<Duration>) -> Result<Vec<u8>, ProfileError> {
+        (**self).heap_profile(seconds)
     }
 }
 
@@ -105,6 +113,9 @@ impl View for super::sampler::MonitorHandle {
     }
     fn latest(&self) -> Option<Sample> {
         super::sampler::MonitorHandle::latest(self)
+    }
+    fn heap_profile(&self, seconds: Option<Duration>) -> Result<Vec<u8>, ProfileError> {
+        super::sampler::MonitorHandle::heap_profile(self, seconds)
     }
 }
 
@@ -157,16 +168,16 @@ pub struct Response {
     /// Headers beyond `Content-Type`, `Content-Length` and the fixed ones.
     pub headers: Vec<(&'static str, String)>,
     /// The body.
-    pub body: String,
+    pub body: Vec<u8>,
 }
 
 impl Response {
-    fn new(status: u16, content_type: &'static str, body: String) -> Response {
+    fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
         Response {
             status,
             content_type,
             headers: Vec::new(),
-            body,
+            body: body.into(),
         }
     }
 
@@ -182,18 +193,15 @@ impl Response {
     }
 }
 
-/// The answer of `/debug/heap` when the view has no profile (the monitor's own handle has none).
-const NO_HEAP_PROFILE: &str = concat!(
-    "no heap profile: heap profiles are not available yet. The monitor tells that the heap grows, ",
-    "not where (/metrics, /api/status and /dashboard show the growth); a `#[leak_test]` of the ",
-    "code names the call sites of a leak. See ",
-    env!("CARGO_PKG_REPOSITORY"),
-    "#production-monitor"
-);
+/// The routes, for the answer to an unknown path.
+const ROUTES: &str =
+    "/metrics, /api/status, /api/samples, /dashboard, /debug/pprof/heap and /debug/pprof/allocs";
 
-/// The response for a GET of `path` (without the query string), from `view`: the routing of
-/// [`Server`], for applications that serve the monitor from their own HTTP server.
-pub fn route(view: &dyn View, path: &str) -> Response {
+/// The response for a GET of `target` (a path, with or without its query string), from
+/// `view`: the routing of [`Server`], for applications that serve the monitor from their own
+/// HTTP server. A delta heap profile (`/debug/pprof/heap?seconds=N`) blocks for its N seconds.
+pub fn route(view: &dyn View, target: &str) -> Response {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     match path {
         "/metrics" => Response::new(
             200,
@@ -217,15 +225,44 @@ pub fn route(view: &dyn View, path: &str) -> Response {
             ),
         // Relative, so that it also works when the routes are mounted under a prefix.
         "/" => Response::text(302, "see dashboard").with("Location", "dashboard"),
-        "/debug/heap" => match view.heap_profile() {
-            Some(profile) => Response::new(200, "text/plain; charset=utf-8", profile),
-            None => Response::text(404, NO_HEAP_PROFILE),
-        },
-        _ => Response::text(
-            404,
-            "not found; the routes are /metrics, /api/status, /api/samples, /dashboard and \
-             /debug/heap",
-        ),
+        // Go serves the same profile at both, `allocs` showing alloc_space by default; the
+        // default only matters to a viewer, and scrapers (Grafana Alloy's memory profile reads
+        // `allocs` unless told otherwise) ingest every sample type.
+        "/debug/pprof/heap" | "/debug/pprof/allocs" => heap_profile(view, query),
+        _ => Response::text(404, format!("not found; the routes are {ROUTES}")),
+    }
+}
+
+/// `/debug/pprof/heap`, with the query Go's handler takes: `seconds=N` for a delta profile
+/// (`0` or none: the live heap). Other parameters (`gc`, `debug`) are ignored.
+fn heap_profile(view: &dyn View, query: &str) -> Response {
+    let mut seconds = None;
+    for (key, value) in query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+    {
+        if key == "seconds" {
+            match value.parse::<u64>() {
+                Ok(0) => seconds = None,
+                Ok(n) if n <= MAX_DELTA.as_secs() => seconds = Some(Duration::from_secs(n)),
+                _ => {
+                    return Response::text(
+                        400,
+                        format!(
+                            "seconds must be a whole number from 0 to {}, not {value:?}",
+                            MAX_DELTA.as_secs()
+                        ),
+                    )
+                }
+            }
+        }
+    }
+    match view.heap_profile(seconds) {
+        Ok(profile) => Response::new(200, "application/octet-stream", profile)
+            .with("Content-Disposition", "attachment; filename=\"heap\""),
+        Err(e @ ProfileError::Busy) => Response::text(429, e.to_string()).with("Retry-After", "1"),
+        Err(e) => Response::text(404, e.to_string()),
     }
 }
 
@@ -403,7 +440,7 @@ fn reject(mut stream: TcpStream) {
     }
     let response = Response::text(503, "too many connections").with("Retry-After", "1");
     let mut bytes = head(&response, response.body.len());
-    bytes.extend_from_slice(response.body.as_bytes());
+    bytes.extend_from_slice(&response.body);
     let _ = stream.write_all(&bytes);
     let _ = stream.shutdown(Shutdown::Write);
 }
@@ -472,7 +509,8 @@ fn handle(request: &Request, shared: &Shared) -> (Response, bool) {
             false,
         );
     }
-    let public = matches!(request.path.as_str(), "/dashboard" | "/");
+    let path = request.target.split('?').next().unwrap_or("/");
+    let public = matches!(path, "/dashboard" | "/");
     if let (Some(token), false) = (&shared.config.bearer_token, public) {
         if !authorized(request.authorization.as_deref(), token) {
             return (
@@ -482,7 +520,7 @@ fn handle(request: &Request, shared: &Shared) -> (Response, bool) {
             );
         }
     }
-    (route(shared.view.as_ref(), &request.path), head_only)
+    (route(shared.view.as_ref(), &request.target), head_only)
 }
 
 /// Whether `header` is `Bearer TOKEN`, compared in time independent of where they differ.
@@ -572,7 +610,8 @@ fn head_end(buf: &[u8]) -> Option<usize> {
 
 struct Request {
     method: String,
-    path: String,
+    /// The path and query string, without a fragment.
+    target: String,
     authorization: Option<String>,
 }
 
@@ -614,10 +653,10 @@ fn parse(head: &[u8]) -> Result<Request, Response> {
         None if target.starts_with('/') => target,
         None => return Err(bad()),
     };
-    let path = path.split(['?', '#']).next().unwrap_or("/").to_owned();
+    let target = path.split('#').next().unwrap_or("/").to_owned();
     Ok(Request {
         method: method.to_owned(),
-        path,
+        target,
         authorization,
     })
 }
@@ -631,6 +670,7 @@ fn reason(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
+        429 => "Too Many Requests",
         414 => "URI Too Long",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
@@ -661,7 +701,7 @@ fn head(response: &Response, body_len: usize) -> Vec<u8> {
 }
 
 fn respond(stream: &mut TcpStream, response: &Response, head_only: bool) -> io::Result<()> {
-    let body = response.body.as_bytes();
+    let body = &response.body;
     let mut bytes = head(response, body.len());
     if !head_only {
         bytes.extend_from_slice(body);
@@ -701,11 +741,14 @@ mod tests {
     fn parses_origin_and_absolute_targets() {
         let r = parse(b"GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer t\r\n\r\n")
             .unwrap_or_else(|r| panic!("{r:?}"));
-        assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/metrics"));
+        assert_eq!(
+            (r.method.as_str(), r.target.as_str()),
+            ("GET", "/metrics?x=1")
+        );
         assert_eq!(r.authorization.as_deref(), Some("Bearer t"));
         let r =
             parse(b"HEAD http://h:1/api/status HTTP/1.0\n\n").unwrap_or_else(|r| panic!("{r:?}"));
-        assert_eq!(r.path, "/api/status");
+        assert_eq!(r.target, "/api/status");
     }
 
     #[test]

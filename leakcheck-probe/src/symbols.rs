@@ -135,6 +135,17 @@ pub fn is_machinery(frame: &Frame) -> bool {
             .any(|p| frame.function.trim_start_matches('<').starts_with(p))
 }
 
+/// Whether a frame is on the allocation path itself: the allocator and its shims, `alloc`,
+/// `core`, the unwinder, the harness. The innermost frames of a stack captured inside the
+/// allocator are these; a heap profile leaves them out so that a sample's leaf is the code
+/// that allocated.
+pub fn is_allocation_path(frame: &Frame) -> bool {
+    MACHINERY_SYMBOLS
+        .iter()
+        .any(|p| frame.function.starts_with(p))
+        || ALLOCATION_PATH.contains(&crate_of(&frame.function))
+}
+
 /// The user's frames, innermost first, without consecutive repeats. When the whole stack is
 /// machinery (an allocation std makes on its own, e.g. for a thread), the frames past the
 /// allocation path instead, so that the site still says where it is; `false` then.
@@ -152,10 +163,7 @@ pub fn user_frames(frames: &[Frame]) -> (Vec<Frame>, bool) {
     if !user.is_empty() {
         return (user, true);
     }
-    let past_allocation = frames.iter().skip_while(|f| {
-        MACHINERY_SYMBOLS.iter().any(|p| f.function.starts_with(p))
-            || ALLOCATION_PATH.contains(&crate_of(&f.function))
-    });
+    let past_allocation = frames.iter().skip_while(|f| is_allocation_path(f));
     (dedup(&mut past_allocation.take(3)), false)
 }
 

@@ -3,6 +3,10 @@
 //! on stacks of real return addresses of this test binary. Both tools are required (`.ci/run`
 //! installs protobuf-compiler and golang-go): a missing tool fails the test rather than skip it.
 
+#[path = "go_pprof/mod.rs"]
+mod go_pprof;
+
+use go_pprof::{pprof, top_rows};
 use leakcheck_probe::pprof::{decode, HeapValues, Label, ProfileBuilder};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -75,44 +79,6 @@ fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// `go tool pprof ARGS` with Go's caches and home in `dir`, offline.
-fn pprof(dir: &Path, args: &[&str]) -> String {
-    let home = dir.join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let output = Command::new("go")
-        .args(["tool", "pprof"])
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", &home)
-        .env("GOPATH", home.join("go"))
-        .env("GOCACHE", home.join("cache"))
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOTOOLCHAIN", "local")
-        .env("GOPROXY", "off")
-        .env("PPROF_TMPDIR", dir)
-        .output()
-        .expect("go is installed (Debian golang-go; .ci/run installs it)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "go tool pprof {args:?}:\n{text}");
-    text
-}
-
-/// The rows of `go tool pprof -top`: (flat, cum, function).
-fn top_rows(text: &str) -> Vec<(String, String, String)> {
-    text.lines()
-        .skip_while(|l| !l.trim_start().starts_with("flat"))
-        .skip(1)
-        .filter_map(|l| {
-            let cols: Vec<&str> = l.split_whitespace().collect();
-            (cols.len() >= 6).then(|| (cols[0].to_owned(), cols[3].to_owned(), cols[5..].join(" ")))
-        })
-        .collect()
 }
 
 #[test]

@@ -127,9 +127,12 @@ fn three_partitions_merged_give_the_whole_run() {
         "{junit}"
     );
 
-    // `diff` reads the merged report: the same verdicts as the whole run, no regression.
+    // `diff` reads the merged report: the same verdicts as the whole run, no regression. Only
+    // verdicts count here: allocations per iteration of a clean test that starts a thread pool
+    // differ from one run to the next (2 or 3 allocs/iter seen), which is what the threshold is
+    // for in real use, so it is set out of reach.
     let diff = cargo_leakcheck::run(
-        ["cargo-leakcheck", "diff"]
+        ["cargo-leakcheck", "diff", "--threshold", "100000"]
             .map(Into::into)
             .into_iter()
             .chain([

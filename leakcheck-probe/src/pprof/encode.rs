@@ -130,6 +130,12 @@ impl ProfileBuilder {
         gzip::compress(&self.encode())
     }
 
+    /// The profile gzipped, with each address resolved by `resolve` (see
+    /// [`encode_with`](ProfileBuilder::encode_with)): for a caller that caches symbols.
+    pub fn encode_gzip_with(&self, resolve: &mut dyn FnMut(usize) -> Vec<Frame>) -> Vec<u8> {
+        gzip::compress(&self.encode_with(resolve))
+    }
+
     /// The profile as protobuf, not compressed, symbolized by this process's debug info.
     pub fn encode(&self) -> Vec<u8> {
         self.encode_with(&mut symbolize)
