@@ -557,3 +557,46 @@ fn a_rebuild_keeps_provisional_records_provisional() {
     assert_eq!(junit, xml);
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_test_retried_in_place_after_a_crash_is_shown_once_with_its_last_attempt() {
+    let (dir, store) = temp_store("provisional-retry");
+    store.save(&distinct("run", 0, 0), || info("run")).unwrap();
+    let gone = Owner {
+        pid: std::process::id(),
+        start: Some(u64::MAX),
+    };
+    // u0001 crashes; another test's save makes its provisional record final as it stands.
+    // u0002 crashes and nothing is saved before its retry.
+    for i in [1, 2] {
+        store
+            .save_as(&provisional("run", i), || info("run"), Some(gone))
+            .unwrap();
+    }
+    store.save(&distinct("run", 0, 4), || info("run")).unwrap();
+    // Both are retried (nextest --retries): a provisional record, then the final one.
+    for i in [1, 2] {
+        store
+            .save_pending(&provisional("run", i), || info("run"))
+            .unwrap();
+        assert_complete(&store);
+        store.save(&distinct("run", 0, i), || info("run")).unwrap();
+        assert_complete(&store);
+    }
+    let report = crate::record::read_report(&store.report_path()).unwrap();
+    let mut names: Vec<&str> = report.tests.iter().map(|t| t.test.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["m::u0000", "m::u0001", "m::u0002", "m::u0004"]);
+    for i in [1, 2] {
+        let test = report.test(&format!("pkg::bin0::m::u{i:04}")).unwrap();
+        assert_eq!(
+            test.message.as_deref(),
+            Some(format!("attempt {i} <&>").as_str())
+        );
+    }
+    let junit = fs::read_to_string(store.junit_path()).unwrap();
+    // u0000 fails by its number; the retries passed.
+    assert!(junit.contains("tests=\"4\" failures=\"1\""), "{junit}");
+    assert!(state_of(&store).pending.is_empty());
+    fs::remove_dir_all(&dir).unwrap();
+}
