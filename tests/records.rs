@@ -56,7 +56,8 @@ fn save(store: &Store, record: &TestRecord) -> Saved {
         .unwrap_or_else(|e| panic!("save failed: {e}"))
 }
 
-/// One writer process: saves its records as fast as it can.
+/// One writer process: saves its records as fast as it can. Odd writers save each record as a
+/// test running in place does (under nextest): a provisional record first, then the final one.
 #[test]
 #[ignore = "started by many_processes_save_at_once_and_lose_nothing"]
 fn hammer_writer() {
@@ -64,6 +65,15 @@ fn hammer_writer() {
     let writer: usize = std::env::var("HAMMER_WRITER").unwrap().parse().unwrap();
     let store = Store::at(PathBuf::from(dir));
     for i in 0..RECORDS_PER_WRITER {
+        if writer % 2 == 1 {
+            let mut provisional = record("hammer", writer, i);
+            provisional.outcome = Outcome::Failed;
+            provisional.message = Some("provisional".to_owned());
+            let saved = store
+                .save_pending(&provisional, || RunInfo::starting_now("hammer".to_owned()))
+                .unwrap_or_else(|e| panic!("provisional save failed: {e}"));
+            assert_eq!(saved, Saved::Current);
+        }
         assert_eq!(save(&store, &record("hammer", writer, i)), Saved::Current);
         // Once saved, a record stays in the report: no other writer may put back an older one.
         let report = record::read_report(&store.report_path()).unwrap();
@@ -107,9 +117,22 @@ fn many_processes_save_at_once_and_lose_nothing() {
     for writer in 0..WRITERS {
         for i in 0..RECORDS_PER_WRITER {
             let name = format!("hammer::writes::w::w{writer}_r{i}");
-            assert!(report.test(&name).is_some(), "{name} lost");
+            let test = report.test(&name);
+            assert!(test.is_some(), "{name} lost");
+            // Every provisional record was replaced by its final one.
+            assert_ne!(
+                test.unwrap().message.as_deref(),
+                Some("provisional"),
+                "{name} kept its provisional record"
+            );
         }
     }
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert!(
+        state["pending"].as_array().is_none_or(Vec::is_empty),
+        "provisional records still listed: {state:#}"
+    );
     let junit = std::fs::read_to_string(store.junit_path()).unwrap();
     assert_eq!(
         junit.matches("<testcase ").count(),

@@ -95,7 +95,7 @@ pub(crate) fn run_measured(meta: TestMeta, options: Options, measure: &mut Measu
                  it crashed, aborted or was killed (the test runner's output says how)",
                 test.name
             );
-            save_record(&test, &config, &Err(crashed), started);
+            save_record(&test, &config, &Err(crashed), started, Save::Pending);
             let watchdog = watch_in_place(&test, &config, started);
             let outcome = measure(&config, Some(test.clone()));
             if let Some(watchdog) = watchdog {
@@ -105,7 +105,7 @@ pub(crate) fn run_measured(meta: TestMeta, options: Options, measure: &mut Measu
                 Ok(report) => Ok(report.clone()),
                 Err(failure) => Err(failure.describe(config.min_runs())),
             };
-            save_record(&test, &config, &ended, started);
+            save_record(&test, &config, &ended, started, Save::Final);
             let failure = match outcome {
                 Ok(report) => return conclude(&report),
                 Err(failure) => failure,
@@ -168,7 +168,7 @@ pub(crate) fn run_measured(meta: TestMeta, options: Options, measure: &mut Measu
                     test.name
                 )),
             };
-            save_record(&test, &config, &ended, started);
+            save_record(&test, &config, &ended, started, Save::Final);
             match ended {
                 Ok(report) => conclude(&report),
                 Err(message) => panic!("{message}"),
@@ -177,9 +177,23 @@ pub(crate) fn run_measured(meta: TestMeta, options: Options, measure: &mut Measu
     }
 }
 
+/// Whether a record is the test's last word or stands in for it until then.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Save {
+    /// Kept if the process ends before the final record replaces it.
+    Pending,
+    Final,
+}
+
 /// Writes the test's record and adds it to `report.json`/`junit.xml`, unless records are off. A
 /// failure to write does not change the test's verdict: it is printed, and the verdict stands.
-fn save_record(test: &TestId, config: &Config, ended: &Result<Report, String>, started: Instant) {
+fn save_record(
+    test: &TestId,
+    config: &Config,
+    ended: &Result<Report, String>,
+    started: Instant,
+    save: Save,
+) {
     if !config.records {
         return;
     }
@@ -201,7 +215,12 @@ fn save_record(test: &TestId, config: &Config, ended: &Result<Report, String>, s
         started.elapsed(),
     );
     let store = Store::for_this_process();
-    if let Err(e) = store.save(&record, || RunInfo::starting_now(record.run_id.clone())) {
+    let info = || RunInfo::starting_now(record.run_id.clone());
+    let saved = match save {
+        Save::Pending => store.save_pending(&record, info),
+        Save::Final => store.save(&record, info),
+    };
+    if let Err(e) = saved {
         eprintln!(
             "leakcheck: the record of `{}` was not saved ({e}); its verdict below stands. \
              Set LEAKCHECK_DIR to a writable directory to keep records.",
@@ -311,7 +330,7 @@ fn watch_in_place(test: &TestId, config: &Config, started: Instant) -> Option<Wa
         // Straight to stderr: libtest's capture of this test's output is lost when the process
         // ends.
         let _ = writeln!(std::io::stderr().lock(), "\n{message}");
-        save_record(&test, &config, &Err(message), started);
+        save_record(&test, &config, &Err(message), started, Save::Final);
     };
     match Watchdog::start(limit, on_fault) {
         Ok(watchdog) => Some(watchdog),

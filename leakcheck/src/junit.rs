@@ -88,6 +88,26 @@ impl Layout {
         (text, layout)
     }
 
+    /// Where the fixed end of the file starts (that of the last suite, or of the file without
+    /// suites), and what it is.
+    pub(crate) fn end(&self) -> (u64, &'static str) {
+        let end = if self.last.is_some() { SUITE_END } else { END };
+        (self.len - end.len() as u64, end)
+    }
+
+    /// The edits that write both headers with this layout's counts (after provisional records
+    /// changed them on disk).
+    pub(crate) fn headers(&self, run: &RunInfo) -> Vec<Edit> {
+        let mut edits = vec![Edit::new(DECLARATION.len() as u64, root_header(self.all))];
+        if let Some(suite) = &self.last {
+            edits.push(Edit::new(
+                suite.at,
+                suite_header(&suite.binary, suite.counts, run),
+            ));
+        }
+        edits
+    }
+
     /// The edits that add `record` (of the run `run`) to the file this layout describes.
     pub(crate) fn append(&mut self, record: &TestRecord, run: &RunInfo) -> Vec<Edit> {
         let binary = record.test.binary_id();

@@ -6,6 +6,11 @@
 //! counts changed at the same width. Where each part is ([`Layout`]) is kept in `run.json`,
 //! written last: a save that was cut short leaves a file whose length is not the one recorded,
 //! and the next save rebuilds both files from the records (the records stay the truth).
+//!
+//! Provisional records (a test running in place saves one first, in case its process dies) come
+//! after the final ones: the files are the final records, then the provisional ones. A save
+//! rewrites only that end (from where the next final record goes), so replacing a provisional
+//! record with the final one costs the records still provisional, not the run's.
 
 use super::{RunInfo, RunReport, TestRecord, SCHEMA_VERSION};
 use crate::junit;
@@ -40,10 +45,23 @@ impl Edit {
 }
 
 /// Where the growing parts of `report.json` and `junit.xml` are, and how long each file is.
+///
+/// `report` and `junit` describe the files holding the final records only; the provisional
+/// records shown after them make the files `shown` long.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Layout {
     report: ReportLayout,
     junit: junit::Layout,
+    /// The lengths of the files with the provisional records; `None` when there are none (and in
+    /// a `run.json` written before there were provisional records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shown: Option<Lengths>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Lengths {
+    report: u64,
+    junit: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +75,14 @@ const REPORT_END: &str = "\n  ]\n}\n";
 
 /// The text of `report.json` and `junit.xml` holding `report`, and where their parts are.
 pub(crate) fn render(report: &RunReport) -> (String, String, Layout) {
+    render_with_pending(report, &[])
+}
+
+/// [`render`], with the provisional records `pending` after the final ones of `report`.
+pub(crate) fn render_with_pending(
+    report: &RunReport,
+    pending: &[TestRecord],
+) -> (String, String, Layout) {
     let mut json = report_start(report);
     let mut layout = ReportLayout {
         len: json.len() as u64,
@@ -65,10 +91,21 @@ pub(crate) fn render(report: &RunReport) -> (String, String, Layout) {
     for record in &report.tests {
         layout.append(record).apply_to(&mut json);
     }
-    let (xml, junit) = junit::document(report);
+    let (mut xml, junit) = junit::document(report);
+    let (mut shown_report, mut shown_junit) = (layout.clone(), junit.clone());
+    for record in pending {
+        shown_report.append(record).apply_to(&mut json);
+        for edit in shown_junit.append(record, &report.run) {
+            edit.apply_to(&mut xml);
+        }
+    }
     let layout = Layout {
         report: layout,
         junit,
+        shown: (!pending.is_empty()).then_some(Lengths {
+            report: shown_report.len,
+            junit: shown_junit.len,
+        }),
     };
     (json, xml, layout)
 }
@@ -92,6 +129,11 @@ fn report_start(report: &RunReport) -> String {
 }
 
 impl ReportLayout {
+    /// Where the next record goes: over the tail.
+    fn append_at(&self) -> u64 {
+        self.len - REPORT_END.len() as u64
+    }
+
     fn append(&mut self, record: &TestRecord) -> Edit {
         let comma = if self.tests == 0 { "" } else { "," };
         let at = self.len - REPORT_END.len() as u64;
@@ -107,6 +149,7 @@ impl ReportLayout {
 }
 
 fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    super::store::work::rendered();
     crate::json::to_string_pretty(value).expect("records serialize")
 }
 
@@ -117,29 +160,123 @@ pub(crate) enum Which {
 }
 
 impl Layout {
+    /// The lengths of both files, provisional records included.
+    fn lengths(&self) -> Lengths {
+        self.shown.unwrap_or(Lengths {
+            report: self.report.len,
+            junit: self.junit.len,
+        })
+    }
+
     /// True when both files are as long as this layout says: nothing cut a save short since.
     pub(crate) fn matches(&self, report: &Path, junit: &Path) -> bool {
         let len = |path: &Path| std::fs::metadata(path).map(|m| m.len()).ok();
+        let lengths = self.lengths();
         self.report.len > 0
-            && len(report) == Some(self.report.len)
-            && len(junit) == Some(self.junit.len)
+            && len(report) == Some(lengths.report)
+            && len(junit) == Some(lengths.junit)
     }
 
-    /// Adds `record` to both files in place. On an error the file being written is put back as
-    /// it was; the layout is then stale, and the caller rebuilds.
-    pub(crate) fn append(
+    /// Adds the final records `commit` to both files in place, after the final records they
+    /// hold, and shows the provisional records `pending` after them (in place of the ones shown
+    /// before). Only the files' ends are rewritten, from where the next final record goes: the
+    /// cost is that of `commit` and `pending`, not of the records the files hold. On an error
+    /// the file being written is put back as it was; the layout is then stale, and the caller
+    /// rebuilds.
+    pub(crate) fn update(
         &mut self,
-        record: &TestRecord,
+        commit: &[&TestRecord],
+        pending: &[&TestRecord],
         run: &RunInfo,
         report: &Path,
         junit: &Path,
     ) -> Result<(), (Which, io::Error)> {
-        let old_report = self.report.len;
-        let edit = self.report.append(record);
-        edit_in_place(report, old_report, &[edit]).map_err(|e| (Which::Report, e))?;
-        let old_junit = self.junit.len;
-        let edits = self.junit.append(record, run);
-        edit_in_place(junit, old_junit, &edits).map_err(|e| (Which::Junit, e))
+        let old = self.lengths();
+
+        let mut region = Region::new(self.report.append_at(), REPORT_END);
+        let mut committed = self.report.clone();
+        for record in commit {
+            region.apply(committed.append(record));
+        }
+        let mut shown = committed.clone();
+        for record in pending {
+            region.apply(shown.append(record));
+        }
+        region
+            .write(report, old.report)
+            .map_err(|e| (Which::Report, e))?;
+        let report_len = shown.len;
+
+        let (at, tail) = self.junit.end();
+        let mut region = Region::new(at, tail);
+        // Provisional records may have rewritten the headers: they start from the final
+        // records' counts again.
+        for edit in self.junit.headers(run) {
+            region.apply(edit);
+        }
+        let mut junit_committed = self.junit.clone();
+        for record in commit {
+            for edit in junit_committed.append(record, run) {
+                region.apply(edit);
+            }
+        }
+        let mut junit_shown = junit_committed.clone();
+        for record in pending {
+            for edit in junit_shown.append(record, run) {
+                region.apply(edit);
+            }
+        }
+        region
+            .write(junit, old.junit)
+            .map_err(|e| (Which::Junit, e))?;
+
+        *self = Layout {
+            report: committed,
+            junit: junit_committed,
+            shown: (!pending.is_empty()).then_some(Lengths {
+                report: report_len,
+                junit: junit_shown.len,
+            }),
+        };
+        Ok(())
+    }
+}
+
+/// The new end of a file from `base` on, and the fixed-width edits before it (headers).
+struct Region {
+    base: u64,
+    text: String,
+    before: Vec<Edit>,
+}
+
+impl Region {
+    /// The end of a file from `base` on, `tail` (the fixed end of the final records, which
+    /// provisional records may have overwritten on disk).
+    fn new(base: u64, tail: &str) -> Region {
+        Region {
+            base,
+            text: tail.to_owned(),
+            before: Vec::new(),
+        }
+    }
+
+    /// Applies an edit of the file: to the new end if it is there, else in place before it.
+    fn apply(&mut self, edit: Edit) {
+        if edit.at >= self.base {
+            Edit::new(edit.at - self.base, edit.bytes).apply_to(&mut self.text);
+        } else {
+            debug_assert!(edit.end() <= self.base, "an edit across the base");
+            self.before.push(edit);
+        }
+    }
+
+    /// Writes the new end and the edits before it into the file at `path`, `len` bytes long.
+    fn write(self, path: &Path, len: u64) -> io::Result<()> {
+        let new_len = self.base + self.text.len() as u64;
+        let mut edits = Vec::with_capacity(self.before.len() + 1);
+        edits.push(Edit::new(self.base, self.text));
+        edits.extend(self.before);
+        edit_in_place(path, len, &edits, new_len)
     }
 }
 
@@ -147,8 +284,9 @@ impl Layout {
 /// overwrote are put back (they were on disk already, so that needs no new space) and the file
 /// is cut to `len - 1`: both files end in a newline that neither JSON nor XML needs, and a
 /// length the layout does not expect makes the next save rebuild both files, with the record
-/// of the failed save when that was written.
-fn edit_in_place(path: &Path, len: u64, edits: &[Edit]) -> io::Result<()> {
+/// of the failed save when that was written. Once all edits are written the file is cut to
+/// `new_len` if it was longer (a provisional record replaced by a shorter one).
+fn edit_in_place(path: &Path, len: u64, edits: &[Edit], new_len: u64) -> io::Result<()> {
     let mut file = OpenOptions::new().read(true).write(true).open(path)?;
     let mut undo: Vec<(u64, Vec<u8>)> = Vec::with_capacity(edits.len());
     for edit in edits {
@@ -166,6 +304,9 @@ fn edit_in_place(path: &Path, len: u64, edits: &[Edit]) -> io::Result<()> {
             let _ = file.set_len(len.saturating_sub(1));
             return Err(e);
         }
+    }
+    if new_len < len {
+        file.set_len(new_len)?;
     }
     Ok(())
 }

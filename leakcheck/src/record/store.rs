@@ -19,7 +19,18 @@
 //! they are when `cargo test` or `cargo nextest run` returns. A save cut short in an append (a
 //! full disk, a killed process) leaves files whose length `run.json` does not expect, and the
 //! next save rebuilds both from the records; so does a test saved twice in one run (a retry),
-//! and the first save of a run. A process killed between writing its record and appending it
+//! and the first save of a run.
+//!
+//! A test that runs in place (nextest, `isolate = false`) first saves a *provisional* record
+//! ([`Store::save_pending`]), kept if its process dies, then the final one. `run.json` lists the
+//! provisional records with the pid (and start time) of the process that will replace each; the
+//! files hold the final records, then the provisional ones, and every save rewrites only that
+//! end (see `append`). So the final save replaces its provisional record at the cost of the
+//! records still provisional (about as many as tests running at once), not of the run. A save
+//! that finds a listed process gone makes its provisional record final as it stands: the crash
+//! keeps its record, and no later save pays for it again.
+//!
+//! A process killed between writing its record and appending it
 //! loses only its own record from the reports (it stays in `runs/`, and `cargo leakcheck merge`
 //! of the folder has it). [`read_report`](super::read_report) holds the lock shared, so a reader
 //! never sees an append half done.
@@ -104,6 +115,92 @@ struct RunState {
     /// they are written.
     #[serde(default)]
     layout: Option<Layout>,
+    /// The provisional records of the current run, shown after its final ones in the order they
+    /// were saved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pending: Vec<Pending>,
+}
+
+/// A provisional record: its file in the run's folder, and the process that will replace it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Pending {
+    file: String,
+    owner: Owner,
+}
+
+/// A process, told apart from a later one with the same pid by its start time (Linux).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Owner {
+    pid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    start: Option<u64>,
+}
+
+impl Owner {
+    fn this_process() -> Owner {
+        let pid = std::process::id();
+        Owner {
+            pid,
+            start: os::process_start(pid),
+        }
+    }
+
+    /// True while the process runs (a zombie has ended). Where that cannot be told, true: the
+    /// record then stays provisional until the run ends, which costs time, not records.
+    fn is_alive(&self) -> bool {
+        os::is_alive(self.pid)
+            && (self.start.is_none() || os::process_start(self.pid) == self.start)
+    }
+}
+
+/// Counts of the work saves do, per thread, for the unit tests that check a save's cost does
+/// not grow with the run (no-ops outside them).
+pub(crate) mod work {
+    #[cfg(test)]
+    thread_local! {
+        static COUNTS: std::cell::Cell<Counts> = const { std::cell::Cell::new(Counts { read: 0, rendered: 0, rebuilt: 0 }) };
+    }
+
+    /// What the saves on this thread did so far.
+    #[cfg(test)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub(crate) struct Counts {
+        /// Record files read.
+        pub(crate) read: u64,
+        /// Records (and other parts) serialized into report.json.
+        pub(crate) rendered: u64,
+        /// Rebuilds of report.json and junit.xml from all records.
+        pub(crate) rebuilt: u64,
+    }
+
+    #[cfg(test)]
+    pub(crate) fn counts() -> Counts {
+        COUNTS.with(std::cell::Cell::get)
+    }
+
+    #[cfg(test)]
+    fn bump(f: impl FnOnce(&mut Counts)) {
+        COUNTS.with(|c| {
+            let mut counts = c.get();
+            f(&mut counts);
+            c.set(counts);
+        });
+    }
+
+    pub(crate) fn read() {
+        #[cfg(test)]
+        bump(|c| c.read += 1);
+    }
+
+    pub(crate) fn rendered() {
+        #[cfg(test)]
+        bump(|c| c.rendered += 1);
+    }
+
+    pub(crate) fn rebuilt() {
+        #[cfg(test)]
+        bump(|c| c.rebuilt += 1);
+    }
 }
 
 /// How many superseded run ids `run.json` remembers.
@@ -140,13 +237,37 @@ impl Store {
         self.dir.join("runs").join(file_stem(run_id))
     }
 
-    /// Adds `record` to its run and, if that run is current, rewrites `report.json` and
-    /// `junit.xml` to include it. `info` describes the run if this record starts it (it is
-    /// called at most once, under the lock).
+    /// Adds `record` to its run and, if that run is current, adds it to `report.json` and
+    /// `junit.xml` (replacing this test's provisional record, if [`save_pending`] left one).
+    /// `info` describes the run if this record starts it (it is called at most once, under the
+    /// lock).
+    ///
+    /// [`save_pending`]: Store::save_pending
     pub fn save(
         &self,
         record: &TestRecord,
         info: impl FnOnce() -> RunInfo,
+    ) -> Result<Saved, StoreError> {
+        self.save_as(record, info, None)
+    }
+
+    /// Saves a provisional record: what the run keeps of this test if the process ends before
+    /// it saves the final one with [`save`](Store::save). It is shown after the final records
+    /// and replaced by the final one without rebuilding the reports; once this process is gone
+    /// it stays as it is (a later save makes it final).
+    pub fn save_pending(
+        &self,
+        record: &TestRecord,
+        info: impl FnOnce() -> RunInfo,
+    ) -> Result<Saved, StoreError> {
+        self.save_as(record, info, Some(Owner::this_process()))
+    }
+
+    fn save_as(
+        &self,
+        record: &TestRecord,
+        info: impl FnOnce() -> RunInfo,
+        pending: Option<Owner>,
     ) -> Result<Saved, StoreError> {
         let runs = self.dir.join("runs");
         fs::create_dir_all(&runs).map_err(|e| context(e, Action::Create, &runs))?;
@@ -176,37 +297,79 @@ impl Store {
                 ..info()
             };
             state.layout = None;
+            state.pending.clear();
             self.remove_other_runs(&run_dir)?;
             write_atomically(&state_path, &to_json(&state))?;
             Saved::Current
         };
         fs::create_dir_all(&run_dir).map_err(|e| context(e, Action::Create, &run_dir))?;
-        let record_path = run_dir.join(format!("{}.json", file_stem(&record.test.full_name())));
-        // A second record of the same test (a retry) replaces the first: the reports are
-        // rebuilt rather than holding both.
-        let again = record_path.exists();
+        let file = format!("{}.json", file_stem(&record.test.full_name()));
+        let record_path = run_dir.join(&file);
+        // A provisional record is replaced in place. Any other second record of the same test
+        // (a retry) replaces the first: the reports are rebuilt rather than holding both.
+        let was_pending = state.pending.iter().position(|p| p.file == file);
+        let again = was_pending.is_none() && record_path.exists();
         write_atomically(&record_path, &to_json(record))?;
         if saved == Saved::Current {
+            if let Some(i) = was_pending {
+                state.pending.remove(i);
+            }
+            // Provisional records whose process is gone will not be replaced: they become
+            // final as they are (they say the test ended before it reported).
+            let (live, dead): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut state.pending)
+                .into_iter()
+                .partition(|p| p.owner.is_alive());
+            state.pending = live;
+            let mut commit: Vec<String> = dead.into_iter().map(|p| p.file).collect();
+            match pending {
+                Some(owner) => state.pending.push(Pending {
+                    file: file.clone(),
+                    owner,
+                }),
+                None => commit.push(file.clone()),
+            }
             let (report, junit) = (self.report_path(), self.junit_path());
-            let appended = match state.layout.as_mut() {
+            let updated = match state.layout.as_mut() {
                 Some(layout) if !again && layout.matches(&report, &junit) => {
-                    match layout.append(record, &state.current, &report, &junit) {
-                        Ok(()) => true,
-                        Err((which, e)) => {
-                            let path = match which {
-                                Which::Report => report,
-                                Which::Junit => junit,
-                            };
-                            // The layout no longer matches the files: the next save rebuilds.
-                            return Err(context(e, Action::Write, &path));
+                    // The records to write are this one and the provisional ones; a provisional
+                    // record that cannot be read makes this a rebuild, which reports it.
+                    let read = |name: &String| {
+                        if *name == file {
+                            Some(record.clone())
+                        } else {
+                            work::read();
+                            read_record(&run_dir.join(name)).ok()
                         }
+                    };
+                    let commit: Option<Vec<TestRecord>> = commit.iter().map(read).collect();
+                    let shown: Option<Vec<TestRecord>> =
+                        state.pending.iter().map(|p| read(&p.file)).collect();
+                    match (commit, shown) {
+                        (Some(commit), Some(shown)) => {
+                            let commit: Vec<&TestRecord> = commit.iter().collect();
+                            let shown: Vec<&TestRecord> = shown.iter().collect();
+                            match layout.update(&commit, &shown, &state.current, &report, &junit) {
+                                Ok(()) => true,
+                                Err((which, e)) => {
+                                    let path = match which {
+                                        Which::Report => report,
+                                        Which::Junit => junit,
+                                    };
+                                    // The layout no longer matches the files: the next save
+                                    // rebuilds.
+                                    return Err(context(e, Action::Write, &path));
+                                }
+                            }
+                        }
+                        _ => false,
                     }
                 }
                 _ => false,
             };
-            if !appended {
-                let (json, xml, layout) =
-                    append::render(&self.collect(&run_dir, state.current.clone()));
+            if !updated {
+                work::rebuilt();
+                let (all, shown) = self.collect_with_pending(&run_dir, &mut state);
+                let (json, xml, layout) = append::render_with_pending(&all, &shown);
                 write_atomically(&report, &json)?;
                 write_atomically(&junit, &xml)?;
                 state.layout = Some(layout);
@@ -252,6 +415,7 @@ impl Store {
             if path.extension().is_none_or(|x| x != "json") {
                 continue;
             }
+            work::read();
             match read_record(&path) {
                 Ok(record) => tests.push(record),
                 Err(e) => unreadable.push(e.to_string()),
@@ -265,6 +429,30 @@ impl Store {
             tests,
             unreadable,
         }
+    }
+
+    /// [`collect`](Store::collect) with the provisional records of `state` apart, in the order
+    /// they were saved; a provisional record whose file is gone is dropped from `state`.
+    fn collect_with_pending(
+        &self,
+        run_dir: &Path,
+        state: &mut RunState,
+    ) -> (RunReport, Vec<TestRecord>) {
+        let mut all = self.collect(run_dir, state.current.clone());
+        let mut tests = std::mem::take(&mut all.tests);
+        let file_of = |t: &TestRecord| format!("{}.json", file_stem(&t.test.full_name()));
+        let mut shown = Vec::with_capacity(state.pending.len());
+        state
+            .pending
+            .retain(|p| match tests.iter().position(|t| file_of(t) == p.file) {
+                Some(i) => {
+                    shown.push(tests.remove(i));
+                    true
+                }
+                None => false,
+            });
+        all.tests = tests;
+        (all, shown)
     }
 
     fn remove_other_runs(&self, keep: &Path) -> Result<(), StoreError> {
@@ -546,6 +734,30 @@ mod os {
         }
     }
 
+    /// True while the process `pid` exists and has not ended (a zombie waiting for its parent
+    /// has ended).
+    pub(super) fn is_alive(pid: u32) -> bool {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: signal 0 only checks that the process exists.
+        let exists = unsafe { libc::kill(pid, 0) } == 0
+            || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !exists {
+            return false;
+        }
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => !matches!(super::state(&stat), Some('Z' | 'X')),
+            Err(_) => true,
+        }
+    }
+
+    /// When the process `pid` started (Linux: field 22 of its stat), to tell it from a later
+    /// process given the same pid; `None` where that is not known.
+    pub(super) fn process_start(pid: u32) -> Option<u64> {
+        super::start_time(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+    }
+
     /// The process that started this one (cargo or nextest), as `pid-starttime-bootid` on
     /// Linux, where pids are reused; `pid` elsewhere.
     pub(super) fn parent_identity() -> String {
@@ -570,6 +782,15 @@ mod os {
         Ok(())
     }
 
+    /// Unknown: taken as alive (see [`Owner::is_alive`](super::Owner::is_alive)).
+    pub(super) fn is_alive(_pid: u32) -> bool {
+        true
+    }
+
+    pub(super) fn process_start(_pid: u32) -> Option<u64> {
+        None
+    }
+
     /// Without a portable parent identity each test binary is a run of its own.
     pub(super) fn parent_identity() -> String {
         format!("process-{}", std::process::id())
@@ -582,6 +803,13 @@ mod os {
 fn start_time(stat: &str) -> Option<u64> {
     let (_, rest) = stat.rsplit_once(')')?;
     rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Field 3 (state) of a `/proc/<pid>/stat` line.
+#[cfg_attr(not(unix), allow(dead_code))]
+fn state(stat: &str) -> Option<char> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().next()?.chars().next()
 }
 
 #[cfg(test)]

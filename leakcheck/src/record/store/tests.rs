@@ -401,3 +401,202 @@ fn an_append_cut_short_by_a_full_disk_tears_nothing_and_the_next_save_repairs() 
     );
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `distinct(run, 0, i)` as a provisional record: failed, saying the process ended early.
+fn provisional(run: &str, i: usize) -> TestRecord {
+    let mut record = distinct(run, 0, i);
+    record.outcome = super::super::Outcome::Failed;
+    record.message = Some("ended before the test reported a result".to_owned());
+    record
+}
+
+fn state_of(store: &Store) -> RunState {
+    crate::json::from_str(&fs::read_to_string(store.dir().join("run.json")).unwrap()).unwrap()
+}
+
+/// The work of a provisional save and the final save of one more test, in a run that holds
+/// `held` final records already.
+fn work_of_replacing_one(held: usize) -> (work::Counts, work::Counts) {
+    let (dir, store) = temp_store(&format!("replace-{held}"));
+    for i in 0..held {
+        store.save(&distinct("run", 0, i), || info("run")).unwrap();
+    }
+    let before = work::counts();
+    store
+        .save_pending(&provisional("run", held), || info("run"))
+        .unwrap();
+    let pending = work::counts();
+    store
+        .save(&distinct("run", 0, held), || info("run"))
+        .unwrap();
+    let done = work::counts();
+    // In between, the files showed the provisional record; now they hold the final one, as a
+    // rebuild would write them.
+    let (report, json, junit, xml) = rebuilt(&store, "run");
+    assert_eq!(report, json);
+    assert_eq!(junit, xml);
+    assert_complete(&store);
+    assert!(state_of(&store).pending.is_empty());
+    fs::remove_dir_all(&dir).unwrap();
+    let delta = |a: work::Counts, b: work::Counts| work::Counts {
+        read: b.read - a.read,
+        rendered: b.rendered - a.rendered,
+        rebuilt: b.rebuilt - a.rebuilt,
+    };
+    (delta(before, pending), delta(pending, done))
+}
+
+#[test]
+fn the_final_save_replaces_the_provisional_record_without_reading_the_run() {
+    let small = work_of_replacing_one(10);
+    let large = work_of_replacing_one(1000);
+    // The same work at 10 and at 1000 records: no rebuild, no record read back, and only the
+    // one record serialized into report.json by each save.
+    assert_eq!(small, large);
+    for counts in [small.0, small.1] {
+        assert_eq!(
+            counts,
+            work::Counts {
+                read: 0,
+                rendered: 1,
+                rebuilt: 0
+            }
+        );
+    }
+}
+
+#[test]
+fn provisional_records_come_after_the_final_ones_until_replaced_or_their_process_ends() {
+    let (dir, store) = temp_store("provisional");
+    for i in 0..3 {
+        store.save(&distinct("run", 0, i), || info("run")).unwrap();
+    }
+    let failures = |store: &Store| {
+        let report = crate::record::read_report(&store.report_path()).unwrap();
+        let failed = report
+            .tests
+            .iter()
+            .filter(|t| t.outcome.is_failure())
+            .count();
+        let junit = fs::read_to_string(store.junit_path()).unwrap();
+        (report.tests.len(), failed, junit)
+    };
+    // u0000 failed, u0001 and u0002 passed.
+    assert!(failures(&store).2.contains("tests=\"3\" failures=\"1\""));
+    // Two tests start; one of them in a process that is gone (its pid, another start time).
+    store
+        .save_pending(&provisional("run", 3), || info("run"))
+        .unwrap();
+    let gone = Owner {
+        pid: std::process::id(),
+        start: Some(u64::MAX),
+    };
+    #[cfg(target_os = "linux")]
+    assert!(!gone.is_alive() && Owner::this_process().is_alive());
+    store
+        .save_as(&provisional("run", 4), || info("run"), Some(gone))
+        .unwrap();
+    let (tests, failed, junit) = failures(&store);
+    assert_eq!((tests, failed), (5, 3));
+    assert!(junit.contains("tests=\"5\" failures=\"3\""), "{junit}");
+    assert_complete(&store);
+    // A third finishes: the provisional records move behind it; the one of the process that is
+    // gone becomes final as it stands.
+    let before = work::counts();
+    store.save(&distinct("run", 0, 5), || info("run")).unwrap();
+    assert_eq!(work::counts().rebuilt, before.rebuilt);
+    let (tests, failed, junit) = failures(&store);
+    assert_eq!((tests, failed), (6, 3));
+    assert!(junit.contains("tests=\"6\" failures=\"3\""), "{junit}");
+    assert_complete(&store);
+    #[cfg(target_os = "linux")]
+    assert_eq!(state_of(&store).pending.len(), 1);
+    // The first finishes (failing: u0003 fails by its number, with its own message).
+    store.save(&distinct("run", 0, 3), || info("run")).unwrap();
+    assert_eq!(work::counts().rebuilt, before.rebuilt);
+    let (tests, failed, junit) = failures(&store);
+    assert_eq!((tests, failed), (6, 3));
+    assert!(junit.contains("tests=\"6\" failures=\"3\""), "{junit}");
+    let report = crate::record::read_report(&store.report_path()).unwrap();
+    let message = |name: &str| {
+        report
+            .test(&format!("pkg::bin0::m::{name}"))
+            .and_then(|t| t.message.clone())
+            .unwrap()
+    };
+    assert_eq!(message("u0003"), "attempt 3 <&>");
+    assert!(message("u0004").contains("ended before"));
+    assert!(state_of(&store).pending.is_empty());
+    // The files are what a rebuild from the records writes, record for record.
+    store.save(&distinct("run", 0, 5), || info("run")).unwrap();
+    let rebuilt = crate::record::read_report(&store.report_path()).unwrap();
+    assert_eq!(
+        serde_json::to_value(&report.tests).unwrap(),
+        serde_json::to_value(&rebuilt.tests).unwrap()
+    );
+    assert_complete(&store);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_rebuild_keeps_provisional_records_provisional() {
+    let (dir, store) = temp_store("provisional-rebuild");
+    store.save(&distinct("run", 0, 1), || info("run")).unwrap();
+    store
+        .save_pending(&provisional("run", 2), || info("run"))
+        .unwrap();
+    // A retry of u0001 rebuilds; u0002 is still shown, and still replaced in place after.
+    store.save(&distinct("run", 0, 1), || info("run")).unwrap();
+    assert_eq!(state_of(&store).pending.len(), 1);
+    assert_complete(&store);
+    let before = work::counts();
+    store.save(&distinct("run", 0, 2), || info("run")).unwrap();
+    assert_eq!(work::counts().rebuilt, before.rebuilt);
+    let (report, json, junit, xml) = rebuilt(&store, "run");
+    assert_eq!(report, json);
+    assert_eq!(junit, xml);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_test_retried_in_place_after_a_crash_is_shown_once_with_its_last_attempt() {
+    let (dir, store) = temp_store("provisional-retry");
+    store.save(&distinct("run", 0, 0), || info("run")).unwrap();
+    let gone = Owner {
+        pid: std::process::id(),
+        start: Some(u64::MAX),
+    };
+    // u0001 crashes; another test's save makes its provisional record final as it stands.
+    // u0002 crashes and nothing is saved before its retry.
+    for i in [1, 2] {
+        store
+            .save_as(&provisional("run", i), || info("run"), Some(gone))
+            .unwrap();
+    }
+    store.save(&distinct("run", 0, 4), || info("run")).unwrap();
+    // Both are retried (nextest --retries): a provisional record, then the final one.
+    for i in [1, 2] {
+        store
+            .save_pending(&provisional("run", i), || info("run"))
+            .unwrap();
+        assert_complete(&store);
+        store.save(&distinct("run", 0, i), || info("run")).unwrap();
+        assert_complete(&store);
+    }
+    let report = crate::record::read_report(&store.report_path()).unwrap();
+    let mut names: Vec<&str> = report.tests.iter().map(|t| t.test.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["m::u0000", "m::u0001", "m::u0002", "m::u0004"]);
+    for i in [1, 2] {
+        let test = report.test(&format!("pkg::bin0::m::u{i:04}")).unwrap();
+        assert_eq!(
+            test.message.as_deref(),
+            Some(format!("attempt {i} <&>").as_str())
+        );
+    }
+    let junit = fs::read_to_string(store.junit_path()).unwrap();
+    // u0000 fails by its number; the retries passed.
+    assert!(junit.contains("tests=\"4\" failures=\"1\""), "{junit}");
+    assert!(state_of(&store).pending.is_empty());
+    fs::remove_dir_all(&dir).unwrap();
+}
