@@ -27,7 +27,7 @@
 //! `/debug/pprof/heap` is Go's heap profile endpoint: a gzipped pprof `profile.proto` of the
 //! live heap, from the counting allocator's sampler ([`crate::profile`]), or with `?seconds=N`
 //! the change over the next N seconds (a delta profile, N at most
-//! [`MAX_DELTA`](crate::profile::MAX_DELTA), one at a time, else `429`). `go tool pprof`,
+//! [`MAX_DELTA`], one at a time, else `429`). `go tool pprof`,
 //! Parca, Grafana Alloy / Pyroscope read it as they read a Go service's. It answers `404`
 //! saying why when there is no profile: the counting allocator not installed, sampling off, or
 //! a monitor watching another process (whose allocator it cannot sample).

@@ -1,5 +1,6 @@
 //! The store under faults: full disks, damaged files, appends against rebuilds.
 
+use super::os::start_time;
 use super::*;
 
 #[test]
