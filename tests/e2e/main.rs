@@ -23,3 +23,4 @@ mod shards;
 mod storage;
 mod tasks;
 mod threads;
+mod wrapped;
