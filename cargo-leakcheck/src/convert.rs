@@ -164,6 +164,7 @@ fn run_suite(package: &str, extra: &[OsString]) -> Result<i32, CliError> {
     cargo_args.extend(extra.iter().cloned());
     let args = TestArgs {
         nextest: false,
+        profile: false,
         cargo_args,
     };
     let (code, report) = test_run::run_and_report(&args)?;

@@ -16,6 +16,10 @@ pub struct TestArgs {
     /// Run the tests with `cargo nextest run` instead of `cargo test`.
     #[arg(long)]
     pub nextest: bool,
+    /// Profile every leak test: one more iteration after its verdict, traced, whose allocations
+    /// the record counts by call site (`LEAKCHECK_PROFILE=1`).
+    #[arg(long)]
+    pub profile: bool,
     /// Arguments passed on to `cargo test` (or `cargo nextest run`), e.g. `--workspace` or
     /// `-p my-crate -- my_test`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -115,6 +119,9 @@ fn run_cargo(
         .env(leakcheck::env::RUN_ID, run_id)
         // Tests run in their package's directory: hand them the directory as resolved here.
         .env(leakcheck::env::DIR, out_dir);
+    if args.profile {
+        command.env(leakcheck::env::PROFILE, "1");
+    }
     let described = describe(&command);
     if !build_only {
         eprintln!("leakcheck: run {run_id}: {described}");

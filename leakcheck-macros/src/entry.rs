@@ -16,6 +16,7 @@ const OPTIONS: &[(&str, Kind)] = &[
     ("timeout", Kind::Int),
     ("isolate", Kind::Bool),
     ("attribute", Kind::Bool),
+    ("profile", Kind::Bool),
     ("max_allocs_per_iter", Kind::Int),
     ("max_bytes_per_iter", Kind::Int),
     ("heap", Kind::Bool),

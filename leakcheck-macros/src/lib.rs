@@ -49,6 +49,7 @@ use proc_macro::TokenStream;
 /// | `timeout = SECONDS` | 300 | time limit of the whole test |
 /// | `isolate = BOOL` | `true` | run the test in a child process under `cargo test` |
 /// | `attribute = BOOL` | `true` | after a suspected leak, trace more iterations to find where it was allocated |
+/// | `profile = BOOL` | `false` | after the verdicts, run one traced iteration and count its allocations by call site in the record |
 /// | `heap = BOOL` | `true` | judge live heap memory |
 /// | `threads = BOOL` | `true` | judge live threads |
 /// | `fds = BOOL` | `true` | judge open file descriptors and sockets |

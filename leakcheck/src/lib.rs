@@ -68,7 +68,7 @@ mod suppress;
 mod watchdog;
 
 pub use analyze::{CountFinding, HeapFinding, Plan, Verdict};
-pub use attribute::{Attribution, Site};
+pub use attribute::{AllocationProfile, Attribution, ProfileSite, Site};
 pub use config::{
     env, Config, ConfigError, ConfigFile, Expected, Flavor, Options, Suppressions, Suspicious,
     CONFIG_FILE_NAME,

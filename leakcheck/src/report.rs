@@ -4,7 +4,7 @@
 //! to its parent (as JSON), and what a failing test prints (its `Display`).
 
 use crate::analyze::{CountFinding, HeapFinding, Verdict};
-use crate::attribute::Attribution;
+use crate::attribute::{AllocationProfile, Attribution};
 use crate::snapshot::Sample;
 use leakcheck_probe::{FdInfo, FdKind, Resource, ThreadInfo};
 use serde::{Deserialize, Serialize};
@@ -108,6 +108,10 @@ pub struct Report {
     /// Where the leaked blocks were allocated, when the run traced them (only after a suspected
     /// leak).
     pub attribution: Option<Attribution>,
+    /// Where one iteration's allocations come from, when the test was profiled (`profile`):
+    /// one more iteration after the verdicts, traced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<AllocationProfile>,
     /// Allocation budgets (`max_allocs_per_iter`, `max_bytes_per_iter`) the body went over.
     #[serde(default)]
     pub over_budget: Vec<BudgetBreach>,
@@ -264,9 +268,12 @@ impl Report {
         }
     }
 
-    /// Total body runs: warmup, measured and traced iterations.
+    /// Total body runs: warmup, measured, traced and profiled iterations.
     pub fn body_runs(&self) -> usize {
-        self.warmup + self.measured + self.attribution.as_ref().map_or(0, |a| a.traced_iterations)
+        self.warmup
+            + self.measured
+            + self.attribution.as_ref().map_or(0, |a| a.traced_iterations)
+            + usize::from(self.profile.is_some())
     }
 
     /// Mean allocations per measured iteration.
@@ -452,6 +459,9 @@ impl fmt::Display for Report {
             self.allocations_per_iteration(),
             self.bytes_allocated_per_iteration()
         )?;
+        if let Some(profile) = &self.profile {
+            write_profile(f, profile)?;
+        }
         for breach in &self.over_budget {
             writeln!(
                 f,
@@ -522,6 +532,38 @@ fn write_attribution(f: &mut fmt::Formatter<'_>, a: &Attribution) -> fmt::Result
         )?;
     }
     for note in &a.notes {
+        writeln!(f, "    note: {note}")?;
+    }
+    Ok(())
+}
+
+fn write_profile(f: &mut fmt::Formatter<'_>, p: &AllocationProfile) -> fmt::Result {
+    writeln!(
+        f,
+        "  allocations by call site (one profiled iteration: {} allocations, {}):",
+        p.allocations,
+        bytes(p.bytes as f64)
+    )?;
+    for site in &p.sites {
+        writeln!(
+            f,
+            "    {:>6} {:>5.1}%  {:>10} {:>5.1}%  at {}",
+            site.allocations,
+            site.allocation_share * 100.0,
+            bytes(site.bytes as f64),
+            site.byte_share * 100.0,
+            site.location()
+        )?;
+    }
+    if p.other_allocations > 0 {
+        writeln!(
+            f,
+            "    {:>6}         {:>10}         at other sites",
+            p.other_allocations,
+            bytes(p.other_bytes as f64)
+        )?;
+    }
+    for note in &p.notes {
         writeln!(f, "    note: {note}")?;
     }
     Ok(())

@@ -96,6 +96,28 @@ impl Check {
         self
     }
 
+    /// Whether one more iteration runs after the verdicts, traced, to count its allocations by
+    /// call site ([`Report::profile`]; default: no).
+    ///
+    /// ```
+    /// leakcheck::global_allocator!();
+    ///
+    /// # fn main() {
+    /// let report = leakcheck::Check::new().profile(true).run(|| {
+    ///     let names: Vec<String> = (0..3).map(|i| i.to_string()).collect();
+    ///     std::hint::black_box(names);
+    /// });
+    /// let profile = report.profile.as_ref().expect("profiled");
+    /// // Three strings and the vector: the listed sites hold all of the iteration.
+    /// assert_eq!(profile.allocations, 4);
+    /// assert_eq!(profile.sites.iter().map(|s| s.allocations).sum::<u64>(), 4);
+    /// # }
+    /// ```
+    pub fn profile(mut self, on: bool) -> Self {
+        self.options.profile = Some(on);
+        self
+    }
+
     /// Fails the check (see [`Report::passes`]) when the body makes more than `n` allocations per
     /// measured iteration, on average.
     pub fn max_allocs_per_iter(mut self, n: u64) -> Self {
@@ -396,6 +418,17 @@ pub(crate) fn measure_on(
         None
     };
 
+    // The allocation profile, when asked for: one more iteration, traced, after the verdicts and
+    // the attribution (so neither sees it). A body that runs once cannot run again.
+    let profiled = if config.profile && !single {
+        let last = samples.last().copied().unwrap_or_default();
+        Some(profile_iteration(&mut run_once, || {
+            settle(Counts::of(&last), config.settle, runtime);
+        })?)
+    } else {
+        None
+    };
+
     let mut new_threads: Vec<_> = snapshot::threads()
         .into_iter()
         .filter(|t| !threads_before.iter().any(|b| b.tid == t.tid))
@@ -434,6 +467,10 @@ pub(crate) fn measure_on(
                 .to_owned(),
         );
     }
+    let profile = profiled.map(|(stacks, unstacked)| {
+        let unnamed = TestId::default();
+        attribute::profile::profile(stacks, unstacked, test.as_ref().unwrap_or(&unnamed))
+    });
     let mut report = Report {
         test,
         verdict: Verdict::Clean,
@@ -448,6 +485,7 @@ pub(crate) fn measure_on(
         new_threads,
         new_fds,
         attribution,
+        profile,
         over_budget: Vec::new(),
         suppressed: Vec::new(),
         suspicious_fails: config.suspicious == Suspicious::Fail,
@@ -511,6 +549,21 @@ fn trace(
     }
     let traced = tracer::stop(attribute::TRACED_ITERATIONS - 1);
     outcome.map(|()| (traced, tracer::current_tid()))
+}
+
+/// Runs the profiled iteration with the tracer on and returns every allocation it made, by
+/// stack, and how many found no room in the stack table.
+fn profile_iteration(
+    run_once: &mut impl FnMut() -> Result<(u64, u64, u64), BodyFailure>,
+    settle: impl FnOnce(),
+) -> Result<(Vec<attribute::tracer::Allocated>, u64), BodyFailure> {
+    use attribute::tracer;
+    tracer::start();
+    let outcome = run_once();
+    // Stopped before settling: what the harness allocates to settle is not the body's.
+    let traced = tracer::stop(1);
+    settle();
+    outcome.map(|_| (traced.allocated, traced.unstacked))
 }
 
 /// After how many measured iterations each resource was decided.

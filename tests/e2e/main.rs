@@ -16,6 +16,7 @@ mod load;
 mod nextest;
 mod options;
 mod output;
+mod profile;
 mod provisional;
 mod run_once;
 mod service;

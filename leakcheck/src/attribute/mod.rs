@@ -8,7 +8,10 @@
 //! ([`symbols`]), trimmed to the user's frames and fingerprinted. Threads and fds that outlived
 //! the run get their details here too: what a thread waits in, what a socket is bound to.
 
+pub(crate) mod profile;
 pub(crate) mod tracer;
+
+pub use profile::{AllocationProfile, ProfileSite};
 
 use leakcheck_probe::{symbols, Frame, ThreadInfo};
 use serde::{Deserialize, Serialize};

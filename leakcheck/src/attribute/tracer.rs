@@ -75,14 +75,30 @@ pub(crate) struct Survivors {
     pub threads: Vec<u32>,
 }
 
-/// What tracing left: the survivors from iterations before `last`, grouped by stack, and whether
-/// the tables overflowed.
+/// Every allocation made while tracing from one stack, freed or not (for the allocation
+/// profile).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Allocated {
+    /// Return addresses, innermost first (unresolved).
+    pub frames: Vec<usize>,
+    /// Allocations (reallocations included, as the counters count them).
+    pub allocations: u64,
+    /// Bytes they asked for.
+    pub bytes: u64,
+}
+
+/// What tracing left: the survivors from iterations before `last`, grouped by stack, every
+/// allocation by stack, and whether the tables overflowed.
 #[derive(Debug, Default)]
 pub(crate) struct Traced {
     /// Groups, largest first.
     pub groups: Vec<Survivors>,
     /// Allocations that could not be recorded because a table was full.
     pub dropped: u64,
+    /// All allocations by stack, in no order.
+    pub allocated: Vec<Allocated>,
+    /// Allocations whose stack found no room in the stack table (counted in no group).
+    pub unstacked: u64,
 }
 
 /// Stops tracing and collects the blocks allocated in iterations `< last` that are still alive.
@@ -93,8 +109,18 @@ pub(crate) fn stop(last: u8) -> Traced {
     let mut raw: Vec<(u32, u64, u32)> = Vec::new(); // (stack, bytes, tid)
     let mut stacks: Vec<Vec<usize>> = Vec::new();
     let mut dropped = 0;
+    let mut allocated = Vec::new();
+    let mut unstacked = 0;
     with_tables(|t| {
         dropped = t.dropped;
+        unstacked = t.unstacked;
+        allocated = (0..t.stack_count)
+            .map(|i| Allocated {
+                frames: t.stack_frames(i as u32).to_vec(),
+                allocations: t.stack_allocs[i],
+                bytes: t.stack_bytes[i],
+            })
+            .collect();
         let mut out = Vec::new();
         for e in t.live.iter().filter(|e| e.ptr != 0 && e.iteration < last) {
             out.push((e.stack, e.size as u64, e.tid));
@@ -126,7 +152,12 @@ pub(crate) fn stop(last: u8) -> Traced {
         }
     }
     groups.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(b.blocks.cmp(&a.blocks)));
-    Traced { groups, dropped }
+    Traced {
+        groups,
+        dropped,
+        allocated,
+        unstacked,
+    }
 }
 
 fn capture() -> Frames {
@@ -198,8 +229,13 @@ struct Tables {
     /// Frames of stack `i` at `i * MAX_FRAMES`, its length in `stack_lens[i]`.
     stack_frames: &'static mut [usize],
     stack_lens: &'static mut [u8],
+    /// Allocations and bytes made from stack `i` since tracing started, freed or not.
+    stack_allocs: &'static mut [u64],
+    stack_bytes: &'static mut [u64],
     stack_count: usize,
     dropped: u64,
+    /// Allocations not counted in any stack's totals (the stack table was full).
+    unstacked: u64,
 }
 
 /// Allocates a zeroed slice of `n` values from the system allocator, for good.
@@ -221,8 +257,11 @@ impl Tables {
             stack_slots: system_slice(STACK_SLOTS)?,
             stack_frames: system_slice(MAX_STACKS * MAX_FRAMES)?,
             stack_lens: system_slice(MAX_STACKS)?,
+            stack_allocs: system_slice(MAX_STACKS)?,
+            stack_bytes: system_slice(MAX_STACKS)?,
             stack_count: 0,
             dropped: 0,
+            unstacked: 0,
         };
         let slot = system_slice::<Tables>(1)?;
         slot[0] = tables;
@@ -239,15 +278,21 @@ impl Tables {
         });
         self.live_count = 0;
         self.stack_slots.fill(u32::MAX);
+        self.stack_allocs[..self.stack_count].fill(0);
+        self.stack_bytes[..self.stack_count].fill(0);
         self.stack_count = 0;
         self.dropped = 0;
+        self.unstacked = 0;
     }
 
     fn insert(&mut self, ptr: usize, size: usize, frames: &Frames, tid: u32) {
         let Some(stack) = self.intern(&frames.ips[..frames.len]) else {
             self.dropped += 1;
+            self.unstacked += 1;
             return;
         };
+        self.stack_allocs[stack as usize] += 1;
+        self.stack_bytes[stack as usize] += size as u64;
         if self.live_count >= MAX_LIVE {
             self.dropped += 1;
             return;

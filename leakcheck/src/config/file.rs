@@ -48,6 +48,8 @@ pub struct ConfigFile {
     pub records: Option<bool>,
     /// Trace suspected leaks to where they were allocated.
     pub attribute: Option<bool>,
+    /// Profile every leak test (one traced iteration after the verdicts).
+    pub profile: Option<bool>,
     /// Judge live heap memory.
     pub heap: Option<bool>,
     /// Judge live threads.
@@ -129,6 +131,34 @@ mod tests {
 
     fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
         ConfigFile::parse(Path::new("/ws/leakcheck.toml"), text)
+    }
+
+    #[test]
+    fn profile_is_off_unless_the_file_the_environment_or_the_test_turns_it_on() {
+        let on = parse("profile = true\n").unwrap();
+        fn resolve(
+            written: Option<bool>,
+            env: &'static [(&'static str, &'static str)],
+            file: Option<&ConfigFile>,
+        ) -> bool {
+            let options = Options {
+                profile: written,
+                ..Options::NONE
+            };
+            Config::resolve_with(&options, env_of(env), file)
+                .unwrap()
+                .profile
+        }
+        assert!(!resolve(None, &[], None));
+        assert!(resolve(None, &[], Some(&on)));
+        assert!(!resolve(None, &[("LEAKCHECK_PROFILE", "0")], Some(&on)));
+        assert!(resolve(None, &[("LEAKCHECK_PROFILE", "1")], None));
+        assert!(resolve(Some(true), &[("LEAKCHECK_PROFILE", "0")], None));
+        assert!(!resolve(
+            Some(false),
+            &[("LEAKCHECK_PROFILE", "1")],
+            Some(&on)
+        ));
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub mod env {
     pub const ISOLATE: &str = "LEAKCHECK_ISOLATE";
     /// `0`/`false` skips the traced iterations that find where a suspected leak was allocated.
     pub const ATTRIBUTE: &str = "LEAKCHECK_ATTRIBUTE";
+    /// `1`/`true` profiles every leak test: one more iteration after the verdicts, traced, whose
+    /// allocations are counted by call site in the record.
+    pub const PROFILE: &str = "LEAKCHECK_PROFILE";
     /// Where records, `report.json` and `junit.xml` go (default `<target-dir>/leakcheck`).
     pub const DIR: &str = "LEAKCHECK_DIR";
     /// The run a test belongs to; set by `cargo leakcheck test` (see the README's "What a run is").
@@ -181,6 +184,8 @@ pub struct Options {
     pub isolate: Option<bool>,
     /// `attribute = BOOL`
     pub attribute: Option<bool>,
+    /// `profile = BOOL`
+    pub profile: Option<bool>,
     /// `max_allocs_per_iter = N`
     pub max_allocs_per_iter: Option<u64>,
     /// `max_bytes_per_iter = N`
@@ -219,6 +224,7 @@ impl Options {
         timeout_secs: None,
         isolate: None,
         attribute: None,
+        profile: None,
         max_allocs_per_iter: None,
         max_bytes_per_iter: None,
         heap: None,
@@ -286,6 +292,14 @@ impl Options {
     #[must_use]
     pub const fn attribute(mut self, value: bool) -> Self {
         self.attribute = Some(value);
+        self
+    }
+
+    /// Whether the test is profiled: one more iteration after the verdicts, traced, whose
+    /// allocations are counted by call site.
+    #[must_use]
+    pub const fn profile(mut self, value: bool) -> Self {
+        self.profile = Some(value);
         self
     }
 
@@ -400,6 +414,8 @@ pub struct Config {
     pub isolate: bool,
     /// After a suspected leak, run traced iterations to find where it was allocated.
     pub attribute: bool,
+    /// After the verdicts, run one traced iteration and count its allocations by call site.
+    pub profile: bool,
     /// Fail when the body makes more allocations than this per measured iteration (mean).
     pub max_allocs_per_iter: Option<u64>,
     /// Fail when the body allocates more bytes than this per measured iteration (mean).
@@ -441,6 +457,7 @@ impl Default for Config {
             timeout: DEFAULT_TIMEOUT,
             isolate: true,
             attribute: true,
+            profile: false,
             max_allocs_per_iter: None,
             max_bytes_per_iter: None,
             heap: true,
@@ -612,6 +629,11 @@ impl Config {
             timeout,
             isolate: switch(options.isolate, env::ISOLATE, f.isolate)?,
             attribute: switch(options.attribute, env::ATTRIBUTE, f.attribute)?,
+            profile: options
+                .profile
+                .or(flag(env::PROFILE)?)
+                .or(f.profile)
+                .unwrap_or(false),
             // Budgets are about one test's body; a process-wide override would make no sense.
             max_allocs_per_iter: options.max_allocs_per_iter,
             max_bytes_per_iter: options.max_bytes_per_iter,

@@ -221,6 +221,9 @@ pub struct RecordConfig {
     pub isolate: bool,
     /// Whether suspected leaks are traced.
     pub attribute: bool,
+    /// Whether the test was profiled (one traced iteration after the verdicts).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub profile: bool,
     /// Allocation budget per iteration, if any.
     #[serde(default)]
     pub max_allocs_per_iter: Option<u64>,
@@ -267,6 +270,7 @@ impl From<&Config> for RecordConfig {
             timeout_secs: c.timeout.as_secs(),
             isolate: c.isolate,
             attribute: c.attribute,
+            profile: c.profile,
             max_allocs_per_iter: c.max_allocs_per_iter,
             max_bytes_per_iter: c.max_bytes_per_iter,
             off: Resource::LEAK_TEST
@@ -322,7 +326,7 @@ pub struct Figures {
     pub warmup: usize,
     /// Measured iterations.
     pub measured: usize,
-    /// Traced iterations (0 unless a leak was suspected).
+    /// Traced iterations: after a suspected leak (attribution) and the profiled one (`profile`).
     pub traced: usize,
 }
 

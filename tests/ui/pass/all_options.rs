@@ -13,6 +13,7 @@ use leakcheck::leak_test;
     timeout = 60,
     isolate = false,
     attribute = false,
+    profile = true,
     max_allocs_per_iter = 10,
     max_bytes_per_iter = 4096,
     heap = true,
