@@ -25,7 +25,7 @@ pub(crate) use store::Store;
 pub use store::{ProfileStorage, ProfileStoreStatus, MIN_FREE_BYTES};
 
 use leakcheck_alloc::sample::{Snapshot, StackId};
-use leakcheck_probe::pprof::{HeapValues, Label, ProfileBuilder};
+use leakcheck_probe::pprof::{self, HeapValues, Label, ProfileBuilder};
 use leakcheck_probe::symbols::{self, Frame};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
@@ -60,7 +60,7 @@ impl Symbols {
         self.frames.entry(ip).or_insert_with(|| {
             let mut frames = symbols::resolve(&[ip]);
             frames.retain(|f| !(f.file.is_none() && f.function.starts_with("0x")));
-            frames
+            pprof::without_inlined_allocation_path(frames)
         })
     }
 
@@ -70,13 +70,7 @@ impl Symbols {
         if let Some(&skip) = self.trimmed.get(&id) {
             return &stack[skip.min(stack.len())..];
         }
-        let skip = stack
-            .iter()
-            .position(|&ip| {
-                let frames = self.frames(ip);
-                !frames.is_empty() && !frames.iter().all(symbols::is_allocation_path)
-            })
-            .unwrap_or(0);
+        let skip = pprof::allocation_path_len(stack, &mut |ip| self.frames(ip).to_vec());
         if self.trimmed.len() >= SYMBOLS_CAPACITY {
             self.trimmed.clear();
         }

@@ -469,7 +469,19 @@ pub(crate) fn measure_on(
     }
     let profile = profiled.map(|(stacks, unstacked)| {
         let unnamed = TestId::default();
-        attribute::profile::profile(stacks, unstacked, test.as_ref().unwrap_or(&unnamed))
+        let id = test.as_ref().unwrap_or(&unnamed);
+        let mut profile = attribute::profile::profile(stacks.clone(), unstacked, id);
+        // The pprof file is written here, in the process whose addresses the stacks are.
+        if config.records && test.is_some() {
+            let pprof = attribute::profile::pprof(&stacks, id);
+            match crate::record::store::Store::for_this_process().save_profile(id, &pprof) {
+                Ok(path) => profile.pprof = Some(path),
+                Err(e) => profile
+                    .notes
+                    .push(format!("the pprof file was not written: {e}")),
+            }
+        }
+        profile
     });
     let mut report = Report {
         test,

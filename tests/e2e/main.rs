@@ -3,6 +3,9 @@
 //! fail) and what its report names: the resource, the thread, the file, the socket.
 
 mod fixture;
+/// `go tool pprof`, the real reader of the profiles (shared with leakcheck-probe's tests).
+#[path = "../../leakcheck-probe/tests/go_pprof/mod.rs"]
+mod go_pprof;
 
 mod attribution;
 mod bodies;

@@ -3,7 +3,8 @@
 //! `controls/tests/profiled.rs` allocates at known sites a known number of times per
 //! iteration; `heap_leaks` shows that profiling changes no verdict and no measured iteration.
 
-use super::fixture::{cargo_test_with, record_of, records_dir, Outcome};
+use super::fixture::{self, cargo_test_with, record_of, records_dir, Outcome};
+use super::go_pprof;
 use serde_json::Value;
 
 /// `(allocations, dependency)` of the profile's site whose allocating function is `function`.
@@ -74,6 +75,34 @@ fn each_known_site_is_named_with_its_exact_allocations_per_iteration() {
             .sum();
         assert!((shares - 1.0).abs() < 1e-9, "{profile:#}");
         assert_eq!(record["figures"]["traced"], 1, "{record:#}");
+
+        // The same counts in the pprof file next to the records, read by `go tool pprof`.
+        let file = dir.join(profile["pprof"].as_str().expect("a pprof file"));
+        let work = fixture::target_dir().join(format!("tmp/profile-pprof-{test}"));
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(&work).unwrap();
+        let top = go_pprof::pprof(
+            &work,
+            &[
+                "-top",
+                "-sample_index=alloc_objects",
+                file.to_str().unwrap(),
+            ],
+        );
+        let flat = |function: &str| {
+            go_pprof::top_rows(&top)
+                .into_iter()
+                .find(|row| row.2 == function)
+                .map(|row| row.0)
+        };
+        for (function, count) in [
+            ("profiled::strings_from", "10"),
+            ("profiled::pushes", "6"),
+            ("leakcheck_fixture_dep::boxes", "6"),
+            ("profiled::body", "1"),
+        ] {
+            assert_eq!(flat(function).as_deref(), Some(count), "{function}:\n{top}");
+        }
     }
 }
 

@@ -8,10 +8,7 @@
 //! 512 KiB, the leak at 512 B per upload (about 7 MiB/min under this load). Waits are bounded
 //! waits on states the service reports; assertions are on names and orders, never times.
 
-#[path = "../../leakcheck-probe/tests/go_pprof/mod.rs"]
-mod go_pprof;
-
-use super::fixture;
+use super::{fixture, go_pprof};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -71,6 +71,38 @@ impl fmt::Display for ValueType {
     }
 }
 
+/// How many innermost addresses of `stack` are the allocation path (the counting allocator,
+/// `alloc`, a tracer's capture): a profile leaves them out so that a sample's leaf is the
+/// function that allocated and `go tool pprof -top` names it, as Go's runtime trims its own
+/// frames. 0 when no address resolves to anything else. `frames_of` resolves one address to
+/// its frames, innermost (inlined) first.
+pub fn allocation_path_len(
+    stack: &[usize],
+    frames_of: &mut dyn FnMut(usize) -> Vec<Frame>,
+) -> usize {
+    stack
+        .iter()
+        .position(|&ip| {
+            let frames = frames_of(ip);
+            !frames.is_empty() && !frames.iter().all(crate::symbols::is_allocation_path)
+        })
+        .unwrap_or(0)
+}
+
+/// The frames of an address without its innermost inlined frames on the allocation path
+/// (`Box::new` inlined into the function that called it), so that the allocating function is
+/// the leaf; unchanged when every frame is on the path.
+pub fn without_inlined_allocation_path(mut frames: Vec<Frame>) -> Vec<Frame> {
+    let path = frames
+        .iter()
+        .take_while(|f| crate::symbols::is_allocation_path(f))
+        .count();
+    if path < frames.len() {
+        frames.drain(..path);
+    }
+    frames
+}
+
 /// The names of Go's four heap sample types, in Go's order; [`heap_sample_types`] has the units.
 pub const HEAP_SAMPLE_TYPES: [&str; 4] = [
     "alloc_objects",

@@ -10,8 +10,10 @@
 
 use super::tracer::Allocated;
 use crate::report::TestId;
+use leakcheck_probe::pprof::{self, ProfileBuilder, ValueType};
 use leakcheck_probe::{symbols, Frame};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// Sites kept in a profile: the largest by allocations, then any of the largest by bytes not
 /// among them.
@@ -40,6 +42,11 @@ pub struct AllocationProfile {
     pub other_bytes: u64,
     /// Anything that makes the sites incomplete.
     pub notes: Vec<String>,
+    /// The profile as a pprof file (`alloc_objects`, `alloc_space`: every stack of the
+    /// iteration), relative to the records directory; `None` when records are off or it could
+    /// not be written (a note says why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pprof: Option<String>,
 }
 
 /// One call site of a profiled iteration.
@@ -191,7 +198,45 @@ pub(crate) fn profile(
         other_allocations: allocations.saturating_sub(listed_allocations),
         other_bytes: bytes.saturating_sub(listed_bytes),
         notes,
+        pprof: None,
     }
+}
+
+/// The profiled iteration as a gzipped `profile.proto` (the production profiler's encoder):
+/// `alloc_objects`/count and `alloc_space`/bytes, one sample per stack, exact counts. Each
+/// stack loses its innermost frames on the allocation path (the tracer, the counting allocator,
+/// `alloc`), so that `go tool pprof -top` names the allocating function, as Go trims its own.
+pub(crate) fn pprof(stacks: &[Allocated], test: &TestId) -> Vec<u8> {
+    let mut cache: HashMap<usize, Vec<Frame>> = HashMap::new();
+    let mut frames_of = |ip: usize| -> Vec<Frame> {
+        cache
+            .entry(ip)
+            .or_insert_with(|| {
+                let mut frames = symbols::resolve(&[ip]);
+                frames.retain(|f| !(f.file.is_none() && f.function.starts_with("0x")));
+                pprof::without_inlined_allocation_path(frames)
+            })
+            .clone()
+    };
+    let mut builder = ProfileBuilder::new(vec![
+        ValueType::new("alloc_objects", "count"),
+        ValueType::new("alloc_space", "bytes"),
+    ])
+    .default_sample_type("alloc_space")
+    .time(std::time::SystemTime::now(), std::time::Duration::ZERO)
+    .comment(format!(
+        "leakcheck: the allocations of one profiled iteration of {}",
+        test.full_name()
+    ));
+    for stack in stacks {
+        let skip = pprof::allocation_path_len(&stack.frames, &mut frames_of);
+        builder.add_sample(
+            &stack.frames[skip..],
+            &[stack.allocations as i64, stack.bytes as i64],
+            Vec::new(),
+        );
+    }
+    builder.encode_gzip_with(&mut frames_of)
 }
 
 /// The [`SITES_KEPT`] largest sites by allocations and any of the largest by bytes not among

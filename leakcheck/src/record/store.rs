@@ -45,6 +45,7 @@
 use super::append::{self, Layout, Which};
 use super::{read_record, RunInfo, RunReport, TestRecord, SCHEMA_VERSION};
 use crate::config::env;
+use crate::report::TestId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::fs::{self, File};
@@ -217,6 +218,17 @@ impl Store {
         Store::at(output_dir())
     }
 
+    /// Writes the allocation profile of `test` (gzipped `profile.proto`) as
+    /// `profiles/<test>.pb.gz`, replacing the one of an earlier run, and returns that path
+    /// relative to the directory.
+    pub(crate) fn save_profile(&self, test: &TestId, pprof: &[u8]) -> Result<String, StoreError> {
+        let dir = self.dir.join("profiles");
+        fs::create_dir_all(&dir).map_err(|e| context(e, Action::Create, &dir))?;
+        let name = format!("profiles/{}.pb.gz", file_stem(&test.full_name()));
+        write_atomically(&self.dir.join(&name), pprof)?;
+        Ok(name)
+    }
+
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -299,7 +311,7 @@ impl Store {
             state.layout = None;
             state.pending.clear();
             self.remove_other_runs(&run_dir)?;
-            write_atomically(&state_path, &to_json(&state))?;
+            write_atomically(&state_path, to_json(&state))?;
             Saved::Current
         };
         fs::create_dir_all(&run_dir).map_err(|e| context(e, Action::Create, &run_dir))?;
@@ -309,7 +321,7 @@ impl Store {
         // (a retry) replaces the first: the reports are rebuilt rather than holding both.
         let was_pending = state.pending.iter().position(|p| p.file == file);
         let again = was_pending.is_none() && record_path.exists();
-        write_atomically(&record_path, &to_json(record))?;
+        write_atomically(&record_path, to_json(record))?;
         if saved == Saved::Current {
             if let Some(i) = was_pending {
                 state.pending.remove(i);
@@ -374,7 +386,7 @@ impl Store {
                 write_atomically(&junit, &xml)?;
                 state.layout = Some(layout);
             }
-            write_atomically(&state_path, &to_json(&state))?;
+            write_atomically(&state_path, to_json(&state))?;
         }
         Ok(saved)
     }
@@ -578,7 +590,7 @@ fn hint(e: &io::Error) -> Option<&'static str> {
 
 /// Writes `text` to a temporary file beside `path` and renames it over `path`. On any error the
 /// temporary file is removed and `path` is left as it was.
-pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), StoreError> {
+pub(crate) fn write_atomically(path: &Path, text: impl AsRef<[u8]>) -> Result<(), StoreError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = path.with_file_name(format!(
@@ -587,7 +599,7 @@ pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), StoreError
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let result = File::create(&tmp)
-        .and_then(|mut f| write_all(&mut f, text.as_bytes()))
+        .and_then(|mut f| write_all(&mut f, text.as_ref()))
         .and_then(|()| fs::rename(&tmp, path));
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
