@@ -107,6 +107,68 @@ fn each_known_site_is_named_with_its_exact_allocations_per_iteration() {
 }
 
 #[test]
+fn diff_names_the_one_function_that_allocates_more() {
+    let runs: Vec<std::path::PathBuf> = [("0", "profile-diff-base"), ("3", "profile-diff-head")]
+        .into_iter()
+        .map(|(extra, name)| {
+            let dir = records_dir(name);
+            let run = cargo_test_with(
+                "profiled",
+                &["--exact", "known_sites"],
+                &[
+                    ("LEAKCHECK_DIR", dir.to_str().unwrap()),
+                    ("LEAKCHECK_PROFILE", "1"),
+                    ("PROFILED_EXTRA", extra),
+                ],
+            );
+            assert_eq!(
+                run.outcome("known_sites"),
+                Outcome::Passed,
+                "{}",
+                run.output
+            );
+            dir.join("report.json")
+        })
+        .collect();
+    let read = |path: &std::path::Path| leakcheck::record::read_report(path).unwrap();
+    let diff = cargo_leakcheck::diff::compare(
+        &read(&runs[0]),
+        &read(&runs[1]),
+        &cargo_leakcheck::diff::Threshold::default(),
+    );
+    assert!(diff.regression, "{diff:#?}");
+    let allocs = diff
+        .changes
+        .iter()
+        .find(|c| c.metric == cargo_leakcheck::diff::Metric::AllocsPerIter)
+        .unwrap_or_else(|| panic!("no allocs/iter change: {diff:#?}"));
+    assert_eq!((allocs.base, allocs.head), (23.0, 26.0), "{allocs:#?}");
+    // The three new strings are in `strings_from`, and the vector that holds them grew in the
+    // body but kept its one allocation: one site changed, and it is named.
+    let sites: Vec<(&str, f64)> = allocs
+        .sites
+        .iter()
+        .map(|s| (s.location.as_str(), s.head - s.base))
+        .collect();
+    assert_eq!(sites.len(), 1, "{sites:?}");
+    assert!(
+        sites[0].0.starts_with("profiled::strings_from ("),
+        "{sites:?}"
+    );
+    assert_eq!(sites[0].1, 3.0, "{sites:?}");
+    let text = cargo_leakcheck::diff::render::text(&diff);
+    assert!(
+        text.contains("+3 allocs/iter at profiled::strings_from ("),
+        "{text}"
+    );
+    let markdown = cargo_leakcheck::diff::render::markdown(&diff);
+    assert!(
+        markdown.contains("<br>+3 allocs/iter at profiled::strings_from ("),
+        "{markdown}"
+    );
+}
+
+#[test]
 fn without_the_switch_only_the_option_profiles() {
     let dir = records_dir("profile-by-option");
     let run = cargo_test_with(

@@ -1,11 +1,11 @@
 //! [`compare`]: two [`RunReport`]s in, a [`Diff`] out, test by test. No I/O.
 
 use super::{
-    Change, Diff, LeakChange, Metric, OutcomeChange, Side, SuspiciousChange, TestSummary,
-    Threshold, DIFF_SCHEMA_VERSION,
+    Change, Diff, LeakChange, Metric, OutcomeChange, Side, SiteChange, SuspiciousChange,
+    TestSummary, Threshold, DIFF_SCHEMA_VERSION, SITES_SHOWN,
 };
 use leakcheck::record::{Outcome, RunReport, TestRecord};
-use leakcheck::{Resource, Verdict};
+use leakcheck::{AllocationProfile, Resource, Verdict};
 use std::collections::BTreeMap;
 
 /// Compares two runs. Pure: the paths in [`Diff::base`] and [`Diff::head`] are left empty.
@@ -153,8 +153,12 @@ fn compare_test(
                 threshold.min_bytes_per_iter,
             ),
         ];
+        let profiles = (profile_of(base), profile_of(Some(head)));
         for (metric, base, head, floor) in figures {
-            if let Some(change) = change(name, metric, base, head, threshold.pct, floor) {
+            if let Some(mut change) = change(name, metric, base, head, threshold.pct, floor) {
+                if let (Some(b), Some(h)) = profiles {
+                    change.sites = site_changes(metric, b, h);
+                }
                 diff.changes.push(change);
             }
         }
@@ -171,6 +175,61 @@ fn compare_test(
             resources: suspicious,
         });
     }
+}
+
+/// The allocation profile of a record, when the test was profiled.
+fn profile_of(record: Option<&TestRecord>) -> Option<&AllocationProfile> {
+    record?.report.as_ref()?.profile.as_ref()
+}
+
+/// The sites whose `metric` differs between two profiles of a test, largest change first.
+fn site_changes(
+    metric: Metric,
+    base: &AllocationProfile,
+    head: &AllocationProfile,
+) -> Vec<SiteChange> {
+    let value = |s: &leakcheck::ProfileSite| match metric {
+        Metric::AllocsPerIter => s.allocations as f64,
+        Metric::BytesPerIter => s.bytes as f64,
+    };
+    let other = |p: &AllocationProfile| match metric {
+        Metric::AllocsPerIter => p.other_allocations as f64,
+        Metric::BytesPerIter => p.other_bytes as f64,
+    };
+    // A site listed on one side only had 0 on the other, unless that side's unlisted sites
+    // ("other") could hold it: then its change cannot be told, and it is left out.
+    let mut changes: Vec<SiteChange> = head
+        .sites
+        .iter()
+        .filter_map(|h| {
+            let b = base.sites.iter().find(|b| b.fingerprint == h.fingerprint);
+            if b.is_none() && other(base) >= value(h) {
+                return None;
+            }
+            Some(SiteChange {
+                fingerprint: h.fingerprint.clone(),
+                location: h.location(),
+                base: b.map_or(0.0, value),
+                head: value(h),
+            })
+        })
+        .chain(
+            base.sites
+                .iter()
+                .filter(|b| !head.sites.iter().any(|h| h.fingerprint == b.fingerprint))
+                .filter(|b| other(head) < value(b))
+                .map(|b| SiteChange {
+                    fingerprint: b.fingerprint.clone(),
+                    location: b.location(),
+                    base: value(b),
+                    head: 0.0,
+                }),
+        )
+        .filter(|s| s.head != s.base)
+        .collect();
+    changes.sort_by(|a, b| (b.head - b.base).abs().total_cmp(&(a.head - a.base).abs()));
+    changes.truncate(SITES_SHOWN);
+    changes
 }
 
 /// The resources a record says leaked (none unless the test's outcome is a leak).
@@ -218,6 +277,7 @@ fn change(
         head,
         change_pct,
         regression: delta > 0.0,
+        sites: Vec::new(),
     })
 }
 

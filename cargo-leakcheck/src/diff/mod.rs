@@ -271,6 +271,27 @@ pub struct Change {
     pub change_pct: Option<f64>,
     /// True for an increase (a regression), false for a decrease.
     pub regression: bool,
+    /// Where the change is, when both runs profiled the test (`profile`): the call sites whose
+    /// figure changed, largest change first (at most [`SITES_SHOWN`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<SiteChange>,
+}
+
+/// Call sites listed per changed figure.
+pub const SITES_SHOWN: usize = 5;
+
+/// How one call site's allocations changed between the profiles of two runs of a test.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SiteChange {
+    /// The site's fingerprint (the same in both runs, whatever moved in the file).
+    pub fingerprint: String,
+    /// The allocating function as `function (file:line)`, from HEAD (BASE for a site gone).
+    pub location: String,
+    /// BASE's figure: allocations or bytes in the profiled iteration (0 when absent).
+    pub base: f64,
+    /// HEAD's figure, likewise.
+    pub head: f64,
 }
 
 /// A test with resources newly judged suspicious.

@@ -15,6 +15,9 @@ struct Row {
     change: String,
     /// A failure message, shown under the row (text) or in the `what` cell (markdown).
     message: Option<String>,
+    /// The call sites of an allocation change (`+3 allocs/iter at f (file:line)`), shown like
+    /// the message.
+    sites: Vec<String>,
 }
 
 /// The text rendering: a verdict line, the two runs, then one aligned table per section.
@@ -55,6 +58,9 @@ pub fn text(diff: &Diff) -> String {
             let _ = writeln!(out, "  {line}");
             if let Some(message) = &row.message {
                 let _ = writeln!(out, "      {message}");
+            }
+            for site in &row.sites {
+                let _ = writeln!(out, "      {site}");
             }
         }
     }
@@ -132,10 +138,13 @@ pub fn markdown(diff: &Diff) -> String {
         let cells: Vec<Vec<String>> = rows
             .into_iter()
             .map(|r| {
-                let what = match &r.message {
+                let mut what = match &r.message {
                     Some(message) => format!("{}: {}", r.what, md_escape(message)),
                     None => r.what,
                 };
+                for site in &r.sites {
+                    let _ = write!(what, "<br>{}", md_escape(site));
+                }
                 vec![code(&r.test), what, r.base, r.head, r.change]
             })
             .collect();
@@ -319,6 +328,7 @@ fn leak_row(leak: &LeakChange, what: &str) -> Row {
         head: leak.head_outcome.to_string(),
         change: String::new(),
         message: None,
+        sites: Vec::new(),
     }
 }
 
@@ -330,6 +340,7 @@ fn outcome_row(change: &OutcomeChange, what: &str) -> Row {
         head: change.head_outcome.to_string(),
         change: String::new(),
         message: change.message.clone(),
+        sites: Vec::new(),
     }
 }
 
@@ -348,6 +359,20 @@ fn change_row(change: &Change) -> Row {
             None => "from 0".to_owned(),
         },
         message: None,
+        sites: change
+            .sites
+            .iter()
+            .map(|s| {
+                let delta = s.head - s.base;
+                let sign = if delta > 0.0 { "+" } else { "" };
+                format!(
+                    "{sign}{} {} at {}",
+                    number(delta, digits),
+                    change.metric.label(),
+                    s.location
+                )
+            })
+            .collect(),
     }
 }
 
