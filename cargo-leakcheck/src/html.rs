@@ -194,6 +194,9 @@ fn test_section(body: &mut String, index: usize, t: &TestRecord) {
             escape(message)
         );
     }
+    if let Some(profile) = t.report.as_ref().and_then(|r| r.profile.as_ref()) {
+        profile_section(body, profile);
+    }
     match &t.report {
         Some(report) => {
             body.push_str("<div class=\"plots\">");
@@ -208,6 +211,61 @@ fn test_section(body: &mut String, index: usize, t: &TestRecord) {
         ),
     }
     body.push_str("</section>");
+}
+
+/// A profiled test's call sites: a table of allocations and bytes with their shares, and a bar
+/// chart of the allocations (bars as wide as each site's share of the iteration).
+fn profile_section(body: &mut String, profile: &leakcheck::AllocationProfile) {
+    let _ = write!(
+        body,
+        "<h3>Allocations by call site</h3><p class=\"meta\">one profiled iteration: {} \
+         allocations, {}</p><table class=\"profile\"><tr><th>allocations</th><th>share</th>\
+         <th>bytes</th><th>share</th><th>site</th></tr>",
+        profile.allocations,
+        format_value(profile.bytes as f64, Unit::Bytes)
+    );
+    let pct = |share: f64| format!("{:.1}%", share * 100.0);
+    for site in &profile.sites {
+        let _ = write!(
+            body,
+            "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td>{}</td></tr>",
+            site.allocations,
+            pct(site.allocation_share),
+            format_value(site.bytes as f64, Unit::Bytes),
+            pct(site.byte_share),
+            escape(&site.location())
+        );
+    }
+    if profile.other_allocations > 0 {
+        let _ = write!(
+            body,
+            "<tr><td class=\"num\">{}</td><td></td><td class=\"num\">{}</td><td></td>\
+             <td>other sites</td></tr>",
+            profile.other_allocations,
+            format_value(profile.other_bytes as f64, Unit::Bytes)
+        );
+    }
+    body.push_str("</table><div class=\"bars\">");
+    for site in &profile.sites {
+        let function = site
+            .frames
+            .first()
+            .map_or("<unknown>", |f| f.function.as_str());
+        let _ = write!(
+            body,
+            "<div class=\"bar-row\"><span class=\"bar-label\">{}</span>\
+             <span class=\"bar\" style=\"width:{:.1}%\"></span>\
+             <span class=\"bar-value\">{}</span></div>",
+            escape(function),
+            site.allocation_share * 100.0,
+            site.allocations
+        );
+    }
+    body.push_str("</div>");
+    for note in &profile.notes {
+        let _ = write!(body, "<p class=\"meta\">note: {}</p>", escape(note));
+    }
 }
 
 /// The trend page: the runs in order, a table of each test's figures across them, and one plot
@@ -426,6 +484,14 @@ section.test.failed{border-left-color:#8250df}section.test.over-budget{border-le
 .meta{color:#59636e;margin:0 0 6px}\
 ul.findings{margin:4px 0 8px;padding-left:20px}\
 .plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:8px}\
+h3{font-size:14px;margin:8px 0 2px}\
+table.profile td:last-child{white-space:normal;overflow-wrap:anywhere}\
+.bars{margin:0 0 10px;max-width:720px}\
+.bar-row{display:grid;grid-template-columns:260px 1fr 60px;gap:8px;align-items:center;\
+font-size:12px}\
+.bar-label{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;font-family:ui-monospace,monospace}\
+.bar{display:block;height:12px;background:#0969da;border-radius:2px;min-width:1px}\
+.bar-value{text-align:right;font-variant-numeric:tabular-nums}\
 svg.plot{width:100%;max-width:560px;height:auto;background:#fff;border:1px solid #eaeef2;\
 border-radius:4px}\
 pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px}\

@@ -64,6 +64,7 @@ pub(crate) fn run_and_report(args: &TestArgs) -> Result<(i32, Option<RunReport>)
     match &report {
         Some(report) => {
             print!("{}", summary_table(report));
+            print!("{}", profile_summary(report));
             let page = out_dir.join("report.html");
             std::fs::write(&page, html::report_page(report))
                 .map_err(|e| CliError::write(&page, e))?;
@@ -224,6 +225,44 @@ pub fn summary_table(report: &RunReport) -> String {
     out
 }
 
+/// Sites shown per profiled test in the summary (the record and report.html have more).
+const SUMMARY_SITES: usize = 3;
+
+/// The top call sites of each profiled test (`profile`), after the table; empty when no test
+/// was profiled.
+pub fn profile_summary(report: &RunReport) -> String {
+    let mut out = String::new();
+    for t in &report.tests {
+        let Some(profile) = t.report.as_ref().and_then(|r| r.profile.as_ref()) else {
+            continue;
+        };
+        if out.is_empty() {
+            out.push_str("\nallocations by call site (one profiled iteration of each test):\n");
+        }
+        let _ = writeln!(
+            out,
+            "  {}: {} allocations, {} B",
+            t.test.full_name(),
+            profile.allocations,
+            profile.bytes
+        );
+        for site in profile.sites.iter().take(SUMMARY_SITES) {
+            let _ = writeln!(
+                out,
+                "    {:>6} {:>5.1}%  {}",
+                site.allocations,
+                site.allocation_share * 100.0,
+                site.location()
+            );
+        }
+        let more = profile.sites.len().saturating_sub(SUMMARY_SITES);
+        if more > 0 {
+            let _ = writeln!(out, "    … {more} more sites in report.html and the record");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -236,6 +275,28 @@ pub(crate) mod tests {
         )
         .unwrap();
         insta::assert_snapshot!(summary_table(&report));
+    }
+
+    /// A real run of the profiled fixture (`LEAKCHECK_PROFILE=1`, tests/e2e/profile.rs).
+    #[test]
+    fn profiled_tests_list_their_top_sites_after_the_table() {
+        let report = record::parse_report(
+            include_str!("../tests/data/profiled-report.json"),
+            "tests/data/profiled-report.json".as_ref(),
+        )
+        .unwrap();
+        let summary = profile_summary(&report);
+        for needle in [
+            "leakcheck-fixture-controls::profiled::known_sites: 23 allocations",
+            "10  43.5%  profiled::strings_from (",
+            "6  26.1%  profiled::pushes (",
+            "[in dependency `leakcheck_fixture_dep`, called from profiled::body (",
+            "… 1 more sites",
+        ] {
+            assert!(summary.contains(needle), "{needle:?} in:\n{summary}");
+        }
+        // Not profiled: nothing.
+        assert_eq!(profile_summary(&async_report()), "");
     }
 
     /// A real run of the tasks fixture: a leaked task, a clean async test and a sync one.

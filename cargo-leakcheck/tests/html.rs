@@ -446,3 +446,47 @@ fn both_pages_render_in_headless_chromium() {
         );
     }
 }
+
+/// The report of a real run of the profiled fixture (`LEAKCHECK_PROFILE=1`), with one site's
+/// function made hostile markup.
+fn profiled_report() -> RunReport {
+    let text = include_str!("data/profiled-report.json")
+        .replace("\"profiled::pushes\"", "\"profiled::<b>pushes</b>\"");
+    record::parse_report(&text, Path::new("data/profiled-report.json")).unwrap()
+}
+
+#[test]
+fn report_page_shows_each_profiled_tests_sites_as_a_table_and_bars() {
+    let report = profiled_report();
+    let page = html::report_page(&report);
+    let expected: usize = report
+        .tests
+        .iter()
+        .filter_map(|t| t.report.as_ref()?.profile.as_ref())
+        .map(|p| p.sites.len())
+        .sum();
+    assert_eq!(expected, 8, "the fixture: two tests of four sites");
+    assert_eq!(page.matches("<table class=\"profile\">").count(), 2);
+    assert_eq!(page.matches("class=\"bar\"").count(), expected);
+    // Bars as wide as the share of the iteration: 10 of 23 allocations.
+    assert!(page.contains("style=\"width:43.5%\""), "{page}");
+    assert!(page.contains("leakcheck_fixture_dep::boxes"));
+    assert!(
+        !page.contains("<b>pushes</b>") && page.contains("profiled::&lt;b&gt;pushes&lt;/b&gt;")
+    );
+    assert_eq!(external_references(&page), Vec::<String>::new());
+}
+
+#[test]
+fn profiled_sites_render_in_headless_chromium() {
+    let dir = scratch("chromium-profile");
+    let page = dir.join("profiled.html");
+    std::fs::write(&page, html::report_page(&profiled_report())).unwrap();
+    let dom = headless(&page, &["--dump-dom"], &dir, "profiled-dom");
+    assert_eq!(dom.matches("<table class=\"profile\">").count(), 2, "{dom}");
+    assert_eq!(dom.matches("class=\"bar\"").count(), 8, "{dom}");
+    assert!(
+        !dom.contains("<b>pushes</b>"),
+        "the hostile name stays text"
+    );
+}
