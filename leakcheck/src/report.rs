@@ -563,6 +563,24 @@ fn write_profile(f: &mut fmt::Formatter<'_>, p: &AllocationProfile) -> fmt::Resu
             bytes(p.other_bytes as f64)
         )?;
     }
+    writeln!(
+        f,
+        "    {:.1} B per allocation; {} of {} allocations ({:.1}%) are reallocations; at most {} of \
+         the iteration's blocks alive at once, {} at its end",
+        p.bytes_per_allocation,
+        p.reallocations,
+        p.allocations,
+        p.reallocation_share * 100.0,
+        bytes(p.peak_bytes as f64),
+        bytes(p.end_bytes as f64)
+    )?;
+    if let Some(budget) = p.suggested_max_allocs_per_iter {
+        writeln!(
+            f,
+            "    no allocation budget: `max_allocs_per_iter = {budget}` would fail this test when \
+             it allocates 10% more"
+        )?;
+    }
     for note in &p.notes {
         writeln!(f, "    note: {note}")?;
     }

@@ -467,13 +467,21 @@ pub(crate) fn measure_on(
                 .to_owned(),
         );
     }
-    let profile = profiled.map(|(stacks, unstacked)| {
+    let profile = profiled.map(|traced| {
         let unnamed = TestId::default();
         let id = test.as_ref().unwrap_or(&unnamed);
-        let mut profile = attribute::profile::profile(stacks.clone(), unstacked, id);
+        let mut profile = attribute::profile::profile(&traced, id);
+        if config.max_allocs_per_iter.is_none() {
+            let measured = samples.get(1..).unwrap_or_default();
+            let mean = measured.iter().map(|s| s.allocations as f64).sum::<f64>()
+                / measured.len().max(1) as f64;
+            profile.suggested_max_allocs_per_iter =
+                Some(attribute::profile::suggested_budget(mean));
+        }
+        let stacks = &traced.allocated;
         // The pprof file is written here, in the process whose addresses the stacks are.
         if config.records && test.is_some() {
-            let pprof = attribute::profile::pprof(&stacks, id);
+            let pprof = attribute::profile::pprof(stacks, id);
             match crate::record::store::Store::for_this_process().save_profile(id, &pprof) {
                 Ok(path) => profile.pprof = Some(path),
                 Err(e) => profile
@@ -563,19 +571,19 @@ fn trace(
     outcome.map(|()| (traced, tracer::current_tid()))
 }
 
-/// Runs the profiled iteration with the tracer on and returns every allocation it made, by
-/// stack, and how many found no room in the stack table.
+/// Runs the profiled iteration with the tracer on and returns what the tracer kept: every
+/// allocation it made, by stack, and the peak of its blocks.
 fn profile_iteration(
     run_once: &mut impl FnMut() -> Result<(u64, u64, u64), BodyFailure>,
     settle: impl FnOnce(),
-) -> Result<(Vec<attribute::tracer::Allocated>, u64), BodyFailure> {
+) -> Result<attribute::tracer::Traced, BodyFailure> {
     use attribute::tracer;
     tracer::start();
     let outcome = run_once();
     // Stopped before settling: what the harness allocates to settle is not the body's.
     let traced = tracer::stop(1);
     settle();
-    outcome.map(|_| (traced.allocated, traced.unstacked))
+    outcome.map(|_| traced)
 }
 
 /// After how many measured iterations each resource was decided.

@@ -75,6 +75,14 @@ fn each_known_site_is_named_with_its_exact_allocations_per_iteration() {
             .sum();
         assert!((shares - 1.0).abs() < 1e-9, "{profile:#}");
         assert_eq!(record["figures"]["traced"], 1, "{record:#}");
+        // Efficiency: `pushes` grows by 5 reallocations; at its largest (128 × 8 B) the body
+        // holds the vector of strings (240 B), the strings (170 B) and the boxes with their
+        // vector (80 B), and nothing at its end.
+        assert_eq!(profile["reallocations"], 5, "{profile:#}");
+        assert_eq!(profile["bytes"], 2506, "{profile:#}");
+        assert_eq!(profile["peak_bytes"], 240 + 170 + 1024 + 80, "{profile:#}");
+        assert_eq!(profile["end_bytes"], 0, "{profile:#}");
+        assert_eq!(profile["suggested_max_allocs_per_iter"], 26, "{profile:#}");
 
         // The same counts in the pprof file next to the records, read by `go tool pprof`.
         let file = dir.join(profile["pprof"].as_str().expect("a pprof file"));

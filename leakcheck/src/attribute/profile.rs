@@ -8,7 +8,7 @@
 //! The measured iterations and the verdicts are not touched: the profiled iteration comes after
 //! them, and its allocations are not judged.
 
-use super::tracer::Allocated;
+use super::tracer::{Allocated, Traced};
 use crate::report::TestId;
 use leakcheck_probe::pprof::{self, ProfileBuilder, ValueType};
 use leakcheck_probe::{symbols, Frame};
@@ -42,6 +42,28 @@ pub struct AllocationProfile {
     pub other_bytes: u64,
     /// Anything that makes the sites incomplete.
     pub notes: Vec<String>,
+    /// Bytes per allocation in the profiled iteration.
+    #[serde(default)]
+    pub bytes_per_allocation: f64,
+    /// Allocations that were reallocations (their stack goes through `realloc`: a `Vec` or
+    /// `String` growing), among the resolved stacks (all of them unless a note says otherwise).
+    #[serde(default)]
+    pub reallocations: u64,
+    /// Their share of the iteration's allocations, 0 to 1.
+    #[serde(default)]
+    pub reallocation_share: f64,
+    /// Most bytes of the blocks the iteration allocated that were alive at once (its transient
+    /// peak; exact, from the tracer's table).
+    #[serde(default)]
+    pub peak_bytes: u64,
+    /// Of those bytes, still alive at the end of the iteration (what it kept); `peak_bytes -
+    /// end_bytes` is what it needed only for a while.
+    #[serde(default)]
+    pub end_bytes: u64,
+    /// For a test without `max_allocs_per_iter`: a budget 10% above its measured allocations
+    /// per iteration, rounded up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggested_max_allocs_per_iter: Option<u64>,
     /// The profile as a pprof file (`alloc_objects`, `alloc_space`: every stack of the
     /// iteration), relative to the records directory; `None` when records are off or it could
     /// not be written (a note says why).
@@ -106,14 +128,20 @@ fn own_crates(test: &TestId) -> Vec<String> {
         .collect()
 }
 
-/// Groups the profiled iteration's allocations into call sites. `unstacked` allocations found no
-/// room in the stack table: counted in the total, under other, with their bytes unknown.
-pub(crate) fn profile(
-    mut stacks: Vec<Allocated>,
-    unstacked: u64,
-    test: &TestId,
-) -> AllocationProfile {
+/// Groups the profiled iteration's allocations into call sites. Allocations whose stack found no
+/// room in the stack table are counted in the total, under other, with their bytes unknown.
+pub(crate) fn profile(traced: &Traced, test: &TestId) -> AllocationProfile {
+    let mut stacks = traced.allocated.clone();
+    let unstacked = traced.unstacked;
     let mut notes = Vec::new();
+    if traced.dropped > unstacked {
+        notes.push(format!(
+            "{} blocks were not tracked (the tracer keeps at most {} live blocks): the peak \
+             counts the tracked ones",
+            traced.dropped - unstacked,
+            super::tracer::MAX_LIVE
+        ));
+    }
     if unstacked > 0 {
         notes.push(format!(
             "{unstacked} allocations found no room in the tracer's stack table (at most {} \
@@ -148,9 +176,18 @@ pub(crate) fn profile(
     }
     let own = own_crates(test);
     let mut sites: Vec<ProfileSite> = Vec::new();
+    let mut reallocations = 0;
     for i in chosen {
         let stack = &stacks[i];
         let frames = symbols::resolve(&stack.frames);
+        // The allocator's frames say how the block came: `realloc` for a growing buffer.
+        if frames
+            .iter()
+            .take_while(|f| symbols::is_allocation_path(f))
+            .any(|f| f.function.contains("realloc"))
+        {
+            reallocations += stack.allocations;
+        }
         let (user, user_code) = symbols::user_frames(&frames);
         let fingerprint = symbols::fingerprint(&user);
         match sites.iter_mut().find(|s| s.fingerprint == fingerprint) {
@@ -198,6 +235,16 @@ pub(crate) fn profile(
         other_allocations: allocations.saturating_sub(listed_allocations),
         other_bytes: bytes.saturating_sub(listed_bytes),
         notes,
+        bytes_per_allocation: if allocations == 0 {
+            0.0
+        } else {
+            bytes as f64 / allocations as f64
+        },
+        reallocations,
+        reallocation_share: share(reallocations, allocations),
+        peak_bytes: traced.peak_bytes,
+        end_bytes: traced.end_bytes,
+        suggested_max_allocs_per_iter: None,
         pprof: None,
     }
 }
@@ -237,6 +284,13 @@ pub(crate) fn pprof(stacks: &[Allocated], test: &TestId) -> Vec<u8> {
         );
     }
     builder.encode_gzip_with(&mut frames_of)
+}
+
+/// A `max_allocs_per_iter` for a test measured at `allocs_per_iter`: 10% above, rounded up, and
+/// at least one more than it makes.
+pub(crate) fn suggested_budget(allocs_per_iter: f64) -> u64 {
+    let made = allocs_per_iter.max(0.0).ceil() as u64;
+    ((allocs_per_iter.max(0.0) * 1.1).ceil() as u64).max(made + 1)
 }
 
 /// The [`SITES_KEPT`] largest sites by allocations and any of the largest by bytes not among

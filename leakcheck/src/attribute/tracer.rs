@@ -99,6 +99,10 @@ pub(crate) struct Traced {
     pub allocated: Vec<Allocated>,
     /// Allocations whose stack found no room in the stack table (counted in no group).
     pub unstacked: u64,
+    /// Most bytes of the blocks allocated while tracing that were alive at once.
+    pub peak_bytes: u64,
+    /// Their bytes still alive when tracing stopped.
+    pub end_bytes: u64,
 }
 
 /// Stops tracing and collects the blocks allocated in iterations `< last` that are still alive.
@@ -110,10 +114,12 @@ pub(crate) fn stop(last: u8) -> Traced {
     let mut stacks: Vec<Vec<usize>> = Vec::new();
     let mut dropped = 0;
     let mut allocated = Vec::new();
-    let mut unstacked = 0;
+    let (mut unstacked, mut peak_bytes, mut end_bytes) = (0, 0, 0);
     with_tables(|t| {
         dropped = t.dropped;
         unstacked = t.unstacked;
+        peak_bytes = t.peak_bytes;
+        end_bytes = t.live_bytes;
         allocated = (0..t.stack_count)
             .map(|i| Allocated {
                 frames: t.stack_frames(i as u32).to_vec(),
@@ -157,6 +163,8 @@ pub(crate) fn stop(last: u8) -> Traced {
         dropped,
         allocated,
         unstacked,
+        peak_bytes,
+        end_bytes,
     }
 }
 
@@ -236,6 +244,10 @@ struct Tables {
     dropped: u64,
     /// Allocations not counted in any stack's totals (the stack table was full).
     unstacked: u64,
+    /// Bytes of the tracked blocks, now and at most: exact, since every change is made under
+    /// the tables' lock (a peak the per-thread counters cannot give without a shared counter).
+    live_bytes: u64,
+    peak_bytes: u64,
 }
 
 /// Allocates a zeroed slice of `n` values from the system allocator, for good.
@@ -262,6 +274,8 @@ impl Tables {
             stack_count: 0,
             dropped: 0,
             unstacked: 0,
+            live_bytes: 0,
+            peak_bytes: 0,
         };
         let slot = system_slice::<Tables>(1)?;
         slot[0] = tables;
@@ -283,6 +297,8 @@ impl Tables {
         self.stack_count = 0;
         self.dropped = 0;
         self.unstacked = 0;
+        self.live_bytes = 0;
+        self.peak_bytes = 0;
     }
 
     fn insert(&mut self, ptr: usize, size: usize, frames: &Frames, tid: u32) {
@@ -304,7 +320,11 @@ impl Tables {
         }
         if self.live[i].ptr == 0 {
             self.live_count += 1;
+        } else {
+            self.live_bytes -= self.live[i].size as u64;
         }
+        self.live_bytes += size as u64;
+        self.peak_bytes = self.peak_bytes.max(self.live_bytes);
         self.live[i] = Entry {
             ptr,
             size,
@@ -324,6 +344,7 @@ impl Tables {
                 _ => i = (i + 1) & mask,
             }
         }
+        self.live_bytes -= self.live[i].size as u64;
         // Backward-shift deletion keeps probe chains intact without tombstones.
         let mut hole = i;
         let mut j = (i + 1) & mask;
