@@ -5,6 +5,10 @@
 //!
 //! Counting-only cost, which every test pays, is in `alloc_overhead` and `churn_overhead`.
 //!
+//! `profiled_check`: what `profile = true` adds to a clean test — one traced iteration, its
+//! sites resolved and its pprof file encoded and written — for bodies of 20, 200 and 2,000
+//! allocations per call, so that the cost per allocation and its growth can be read off.
+//!
 //! Run with `cargo bench --bench attribution_cost`.
 
 use criterion::{criterion_main, Criterion};
@@ -41,6 +45,35 @@ fn attribution(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // The pprof file goes to a scratch records directory, as a named test's would.
+    let dir = std::env::temp_dir().join("leakcheck-bench-profile");
+    std::env::set_var("LEAKCHECK_DIR", &dir);
+    let mut group = c.benchmark_group("profiled_check");
+    for allocations in [20usize, 200, 2000] {
+        let body = move || {
+            for i in 0..allocations {
+                black_box(vec![i as u8; 32 + i % 64]);
+            }
+        };
+        for (name, on) in [("plain", false), ("profiled", true)] {
+            group.bench_function(format!("{name}/{allocations}"), |b| {
+                let check = Check::new()
+                    .name("profiled_bench")
+                    .warmup(0)
+                    .iterations(2)
+                    .max_iterations(2)
+                    .profile(on);
+                b.iter(|| {
+                    let report = check.run(body);
+                    assert_eq!(report.profile.is_some(), on);
+                    black_box(report)
+                });
+            });
+        }
+    }
+    group.finish();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // In a private module, the group function `criterion_group!` generates needs no docs.

@@ -10,6 +10,7 @@ use crate::{html, locate, CliError, LeakcheckExitCode};
 use leakcheck::record::{self, Outcome, RunInfo, RunReport};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `trend`.
@@ -25,6 +26,12 @@ pub struct TrendArgs {
     /// What to print: a table for people, or JSON for scripts.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Follow one call site instead of whole tests: a fingerprint, or part of a function path
+    /// (`parse_records`). Cells are then that site's allocations and bytes in each run's
+    /// profiled iteration (tests run with `profile`); a run whose profile does not list it is
+    /// a gap.
+    #[arg(long, value_name = "FINGERPRINT|FUNCTION")]
+    pub site: Option<String>,
 }
 
 /// What `trend` prints on stdout.
@@ -42,8 +49,12 @@ pub enum Format {
 pub struct Trend {
     /// The runs, ordered by their start.
     pub runs: Vec<TrendRun>,
-    /// Every test seen in any run: those that leaked in their latest run first.
+    /// Every test seen in any run: those that leaked in their latest run first. With a site
+    /// followed, one row per test and matching site, named `test @ function`.
     pub tests: Vec<TestTrend>,
+    /// The site followed (`--site`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
 }
 
 /// One run of a trend.
@@ -133,7 +144,56 @@ impl TestTrend {
 impl Trend {
     /// The trend of these reports (each with the file it came from), ordered by run start; runs
     /// that started at the same time keep the order they were given in.
-    pub fn new(mut reports: Vec<(PathBuf, RunReport)>) -> Trend {
+    pub fn new(reports: Vec<(PathBuf, RunReport)>) -> Trend {
+        Self::build(reports, None, |t| {
+            vec![(
+                t.test.full_name(),
+                Point {
+                    outcome: t.outcome,
+                    allocs_per_iter: t.figures.as_ref().map(|f| f.allocs_per_iter),
+                    bytes_per_iter: t.figures.as_ref().map(|f| f.bytes_per_iter),
+                },
+            )]
+        })
+    }
+
+    /// One call site across the runs: `site` is a fingerprint or part of a function path.
+    /// Each test whose profile lists a matching site gets a row per such site (by fingerprint),
+    /// with its allocations and bytes in each run's profiled iteration.
+    pub fn of_site(reports: Vec<(PathBuf, RunReport)>, site: &str) -> Trend {
+        Self::build(reports, Some(site.to_owned()), |t| {
+            let Some(profile) = t.report.as_ref().and_then(|r| r.profile.as_ref()) else {
+                return Vec::new();
+            };
+            profile
+                .sites
+                .iter()
+                .filter(|s| {
+                    s.fingerprint == site
+                        || s.frames.first().is_some_and(|f| f.function.contains(site))
+                })
+                .map(|s| {
+                    let function = s.frames.first().map_or("?", |f| f.function.as_str());
+                    (
+                        format!("{} @ {function} ({})", t.test.full_name(), s.fingerprint),
+                        Point {
+                            outcome: t.outcome,
+                            allocs_per_iter: Some(s.allocations as f64),
+                            bytes_per_iter: Some(s.bytes as f64),
+                        },
+                    )
+                })
+                .collect()
+        })
+    }
+
+    /// The runs of `reports`, and a row per name `points_of` gives a test, with a gap in each
+    /// run that lacks it.
+    fn build(
+        mut reports: Vec<(PathBuf, RunReport)>,
+        site: Option<String>,
+        points_of: impl Fn(&leakcheck::record::TestRecord) -> Vec<(String, Point)>,
+    ) -> Trend {
         reports.sort_by_key(|(_, r)| r.run.started_unix_ms);
 
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -161,14 +221,12 @@ impl Trend {
         let mut by_name: BTreeMap<String, Vec<Option<Point>>> = BTreeMap::new();
         for (i, (_, report)) in reports.iter().enumerate() {
             for t in &report.tests {
-                let points = by_name
-                    .entry(t.test.full_name())
-                    .or_insert_with(|| vec![None; reports.len()]);
-                points[i] = Some(Point {
-                    outcome: t.outcome,
-                    allocs_per_iter: t.figures.as_ref().map(|f| f.allocs_per_iter),
-                    bytes_per_iter: t.figures.as_ref().map(|f| f.bytes_per_iter),
-                });
+                for (name, point) in points_of(t) {
+                    let points = by_name
+                        .entry(name)
+                        .or_insert_with(|| vec![None; reports.len()]);
+                    points[i] = Some(point);
+                }
             }
         }
         let mut tests: Vec<TestTrend> = by_name
@@ -177,7 +235,7 @@ impl Trend {
             .collect();
         // What needs attention now first, then what leaked before; by name otherwise (stable).
         tests.sort_by_key(|t| (!t.leaked_last(), !t.leaked_ever()));
-        Trend { runs, tests }
+        Trend { runs, tests, site }
     }
 
     /// The text table: the runs, then one row per test with a column per run.
@@ -235,13 +293,32 @@ impl Trend {
             out.push_str(cells.join("  ").trim_end());
             out.push('\n');
         }
-        if self.tests.is_empty() {
-            out.push_str("(no leak tests in these runs)\n");
+        match &self.site {
+            None => {
+                if self.tests.is_empty() {
+                    out.push_str("(no leak tests in these runs)\n");
+                }
+                out.push_str(
+                    "\ncells: allocations / bytes allocated per iteration; LEAK: leaked in that \
+                     run; -: not in that run\n",
+                );
+            }
+            Some(site) => {
+                if self.tests.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "(no profiled test lists a site matching `{site}`: run the tests with \
+                         `profile` on, e.g. `cargo leakcheck test --profile`)"
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "\ncells: allocations / bytes of the site `{site}` in each run's profiled \
+                     iteration; LEAK: the test leaked in that run; -: not profiled there, or \
+                     the site not listed"
+                );
+            }
         }
-        out.push_str(
-            "\ncells: allocations / bytes allocated per iteration; LEAK: leaked in that run; \
-             -: not in that run\n",
-        );
         out
     }
 }
@@ -309,7 +386,10 @@ pub fn run(args: &TrendArgs) -> Result<i32, CliError> {
             inputs: args.inputs.clone(),
         });
     }
-    let trend = Trend::new(reports);
+    let trend = match &args.site {
+        Some(site) => Trend::of_site(reports, site),
+        None => Trend::new(reports),
+    };
 
     let page = locate::absolute(&args.out);
     std::fs::write(&page, html::trend_page(&trend)).map_err(|source| CliError::Write {
@@ -333,4 +413,64 @@ pub fn run(args: &TrendArgs) -> Result<i32, CliError> {
         }
     }
     Ok(LeakcheckExitCode::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real profiled run (tests/e2e/profile.rs), and the same with `strings_from` making
+    /// `strings` allocations, started `later` ms after.
+    fn run(strings: u64, later: u64) -> (PathBuf, RunReport) {
+        let text = include_str!("../tests/data/profiled-report.json");
+        let mut json: serde_json::Value = serde_json::from_str(text).unwrap();
+        json["run"]["started_unix_ms"] =
+            (json["run"]["started_unix_ms"].as_u64().unwrap() + later).into();
+        json["run"]["commit"] = format!("{later:07}").into();
+        for test in json["tests"].as_array_mut().unwrap() {
+            for site in test["report"]["profile"]["sites"].as_array_mut().unwrap() {
+                if site["frames"][0]["function"] == "profiled::strings_from" {
+                    site["allocations"] = strings.into();
+                }
+            }
+        }
+        let report = record::parse_report(&json.to_string(), Path::new("profiled.json")).unwrap();
+        (PathBuf::from(format!("run-{later}.json")), report)
+    }
+
+    #[test]
+    fn a_site_is_followed_across_runs_by_function_or_fingerprint() {
+        let runs = vec![run(13, 1000), run(10, 0)];
+        let trend = Trend::of_site(runs.clone(), "strings_from");
+        assert_eq!(trend.tests.len(), 2, "both tests list the site: {trend:#?}");
+        for test in &trend.tests {
+            assert!(
+                test.name.contains(" @ profiled::strings_from ("),
+                "{}",
+                test.name
+            );
+            let allocs: Vec<Option<f64>> = test
+                .points
+                .iter()
+                .map(|p| p.as_ref().and_then(|p| p.allocs_per_iter))
+                .collect();
+            assert_eq!(allocs, [Some(10.0), Some(13.0)], "oldest first");
+        }
+        let fingerprint = trend.tests[0]
+            .name
+            .rsplit('(')
+            .next()
+            .unwrap()
+            .trim_end_matches(')');
+        // A fingerprint covers the three innermost user functions, so the same function
+        // reached from another test is another site.
+        let by_fingerprint = Trend::of_site(runs.clone(), fingerprint);
+        assert_eq!(by_fingerprint.tests.len(), 1);
+        assert_eq!(by_fingerprint.tests[0].name, trend.tests[0].name);
+        let text = Trend::of_site(runs, "no_such_function").text_table();
+        assert!(
+            text.contains("no profiled test lists a site matching `no_such_function`"),
+            "{text}"
+        );
+    }
 }
