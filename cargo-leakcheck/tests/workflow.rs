@@ -280,6 +280,75 @@ fn diff_flags_an_allocation_increase_between_runs_and_passes_identical_ones() {
     );
 }
 
+#[test]
+fn profile_diff_and_trend_name_the_call_site_that_allocates_more() {
+    let out = out_dir("profile-runs");
+    let run_profiled = |extra: &str, keep_as: &str| {
+        let output = run(
+            CLI,
+            &["leakcheck", "test", "--profile", "--test", "profiled"],
+            &out,
+            &[("PROFILED_EXTRA", extra)],
+        );
+        assert!(output.status.success(), "{}", text(&output));
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        // The summary lists each profiled test's top sites after its table.
+        assert!(
+            stdout.contains("allocations by call site (one profiled iteration of each test):")
+                && stdout.contains("profiled::strings_from ("),
+            "{stdout}"
+        );
+        let kept = out.join(keep_as);
+        std::fs::copy(out.join("report.json"), &kept).unwrap();
+        kept
+    };
+    let base = run_profiled("0", "base.json");
+    let head = run_profiled("3", "head.json");
+
+    let diff = Command::new(CLI)
+        .args(["leakcheck", "diff"])
+        .arg(&base)
+        .arg(&head)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    assert_eq!(diff.status.code(), Some(1), "{}", text(&diff));
+    let stdout = String::from_utf8_lossy(&diff.stdout);
+    // Both tests of the binary regressed, each in `strings_from` and nowhere else.
+    assert_eq!(
+        stdout
+            .matches("+3 allocs/iter at profiled::strings_from (")
+            .count(),
+        2,
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches(" allocs/iter at ").count(), 2, "{stdout}");
+
+    let trend = Command::new(CLI)
+        .args(["leakcheck", "trend", "--site", "strings_from", "--out"])
+        .arg(out.join("trend.html"))
+        .arg(&base)
+        .arg(&head)
+        .output()
+        .unwrap();
+    assert_eq!(trend.status.code(), Some(0), "{}", text(&trend));
+    let table = String::from_utf8_lossy(&trend.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.contains("::known_sites @ profiled::strings_from ("))
+        .unwrap_or_else(|| panic!("{table}"));
+    let cells: Vec<&str> = row
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(cells.len(), 3, "{row}");
+    assert!(
+        cells[1].starts_with("10 / ") && cells[2].starts_with("13 / "),
+        "{row}"
+    );
+}
+
 /// The async fixture test that leaks heap and, with `CONTROLS_LEAK_A_TASK=1`, a task too.
 const GAINS_A_TASK_LEAK: &str = "heap_leak_gaining_a_task_leak";
 
