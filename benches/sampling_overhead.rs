@@ -10,13 +10,13 @@
 //!
 //! Run with `cargo bench --bench sampling_overhead`.
 
+#[path = "churn/workload.rs"]
+mod workload;
+
 use criterion::{criterion_main, Criterion};
 use leakcheck_alloc::{sample, CountingAlloc};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::HashMap;
-use std::hint::black_box;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{Duration, Instant};
 
 static COUNTING: CountingAlloc<System> = CountingAlloc::system();
 static MODE: AtomicU8 = AtomicU8::new(SYSTEM);
@@ -66,44 +66,6 @@ unsafe impl GlobalAlloc for Switch {
 #[global_allocator]
 static GLOBAL: Switch = Switch;
 
-/// One call of a typical test body (the same as in `churn_overhead`).
-fn body(seed: u64) -> usize {
-    let mut words: Vec<String> = (0..32)
-        .map(|i| format!("item-{}-{i}", seed.wrapping_mul(31) ^ i))
-        .collect();
-    words.sort();
-    let index: HashMap<u64, Vec<u8>> = words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| (i as u64, w.as_bytes().to_vec()))
-        .collect();
-    let joined = words.join(",");
-    black_box(&index);
-    joined.len() + index.len()
-}
-
-/// Runs `iters` bodies on each of `threads` threads; the time of the slowest thread.
-fn run(threads: usize, iters: u64) -> Duration {
-    std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    let start = Instant::now();
-                    for i in 0..iters {
-                        black_box(body(i + t as u64));
-                    }
-                    start.elapsed()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap())
-            .max()
-            .unwrap_or_default()
-    })
-}
-
 fn sampling(c: &mut Criterion) {
     for threads in [1, 2] {
         let mut group = c.benchmark_group(format!(
@@ -118,7 +80,7 @@ fn sampling(c: &mut Criterion) {
             group.bench_function(name, |b| {
                 sample::set_rate(rate);
                 MODE.store(mode, Ordering::SeqCst);
-                b.iter_custom(|iters| run(threads, iters));
+                b.iter_custom(|iters| workload::run(threads, iters));
                 MODE.store(SYSTEM, Ordering::SeqCst);
                 sample::set_rate(0);
             });
