@@ -98,6 +98,10 @@ pub enum Command {
     /// Checks one simulated case in this process (what `simulate` runs for each case).
     #[command(name = simulate::CASE_COMMAND, hide = true)]
     SimulateCase(simulate::CaseArgs),
+    /// Runs one service run of a simulated heap leak in this process (what `simulate
+    /// --service` runs for each).
+    #[command(name = simulate::SERVICE_COMMAND, hide = true)]
+    SimulateService(simulate::CaseArgs),
     /// Converts a package's `#[test]`s to `#[leak_test]`s (with the dev-dependency and the
     /// allocator line), then runs them once and lists the tests that need a next step.
     Convert(convert::ConvertArgs),
@@ -137,6 +141,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Trend(args) => trend::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::SimulateCase(args) => simulate::run_case(&args),
+        Command::SimulateService(args) => simulate::service::run_one(&args),
         Command::Monitor(args) => monitor::run(&args),
         Command::Convert(args) => convert::run(&args),
         Command::Profile(command) => profile::run(&command),

@@ -26,8 +26,10 @@ use std::time::{Duration, Instant};
 
 pub mod catalogue;
 mod children;
+pub mod service;
 
 pub use children::CASE_COMMAND;
+pub use service::SERVICE_COMMAND;
 
 /// The text after `--help`: how the rates are counted.
 const COUNTING: &str = "\
@@ -75,6 +77,14 @@ pub struct SimulateArgs {
     /// Seconds a case process may run before it is killed and reported as an error.
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     pub timeout: u64,
+    /// Service runs instead: each heap leak of the selection inside a running service with
+    /// the monitor embedded; measures whether the monitor's alert names the leak's call site
+    /// first, and how soon (see `cargo_leakcheck::simulate::service`).
+    #[arg(long)]
+    pub service: bool,
+    /// With `--service`: exit 1 when fewer runs than this, in percent, rank the true site first.
+    #[arg(long, value_name = "PCT", default_value_t = 95.0, value_parser = percent_target)]
+    pub min_first: f64,
 }
 
 /// A target in percent: a finite number ≥ 0. NaN would make every comparison false and switch
@@ -179,7 +189,7 @@ pub struct Row {
 }
 
 impl Row {
-    fn new(job: &Job, finished: Finished) -> Row {
+    fn new(job: &Job, finished: Finished<Report>) -> Row {
         let mut row = Row {
             case: job.case.name.to_owned(),
             kind: job.case.kind,
@@ -443,6 +453,9 @@ pub fn run(args: &SimulateArgs) -> Result<i32, CliError> {
         || std::thread::available_parallelism().map_or(1, usize::from),
         |n| n as usize,
     );
+    if args.service {
+        return service::run(args, &cases, parallel);
+    }
     let exe = std::env::current_exe().map_err(CliError::CurrentExe)?;
 
     eprintln!(
@@ -456,6 +469,7 @@ pub fn run(args: &SimulateArgs) -> Result<i32, CliError> {
     let mut finished_count = 0;
     let finished = children::run_all(
         &exe,
+        CASE_COMMAND,
         &jobs,
         parallel,
         Duration::from_secs(args.timeout),

@@ -201,3 +201,56 @@ fn a_case_past_its_time_limit_is_killed_and_reported_as_an_error() {
         "{shown}"
     );
 }
+
+#[test]
+fn service_runs_alert_on_each_heap_leak_and_name_no_other_site_first() {
+    // Two reference-cycle leaks inside a service with the monitor embedded (≈ 40 s each; they
+    // mostly wait, so four at a time). The target is measured by `simulate --service --all`;
+    // here: the leak is alerted on, the clean service before it is not, and whatever the
+    // alert names first is the leak's own site.
+    let output = cli(&[
+        "simulate",
+        "--service",
+        "--leak-type",
+        "cycle",
+        "--jobs",
+        "4",
+        "--min-first",
+        "0",
+        "--format",
+        "json",
+    ]);
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    let rows = rows(&output);
+    assert_eq!(rows.len(), 2, "rc_cycle and arc_cycle:\n{shown}");
+    for row in &rows {
+        assert!(row["error"].is_null(), "{row}");
+        assert_eq!(row["alerts_before_leak"], 0, "{row}");
+        assert!(
+            row["seconds_to_leaking"].as_f64().is_some(),
+            "alerted: {row}"
+        );
+        assert!(row["bytes_per_call"].as_f64().unwrap() > 0.0, "{row}");
+        // Named sites, if any, start with the true one (rank 1), never with another.
+        let named = row["named"].as_array().unwrap();
+        if !named.is_empty() {
+            assert_eq!(row["rank"], 1, "{row}");
+        }
+    }
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("true site ranked first:"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn service_runs_need_a_heap_family() {
+    let output = cli(&["simulate", "--service", "--leak-type", "thread"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("heap family"),
+        "{}",
+        text(&output)
+    );
+}

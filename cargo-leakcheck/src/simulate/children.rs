@@ -1,5 +1,6 @@
-//! One child process per case run: `cargo-leakcheck __simulate-case NAME --seed N --out FILE`,
-//! at most `parallel` at once, each with a deadline.
+//! One child process per case run: `cargo-leakcheck __simulate-case NAME --seed N --out FILE`
+//! (or `__simulate-service` for the monitor's service runs), at most `parallel` at once, each
+//! with a deadline.
 //!
 //! Each child's stdout and stderr go to files (a body may print; nothing has to drain a pipe), and
 //! its report to a JSON file read once it has exited. One thread per child blocks until the child
@@ -8,7 +9,7 @@
 //! a timeout, never a sleep.
 
 use super::catalogue::Case;
-use leakcheck::Report;
+use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
@@ -31,18 +32,19 @@ pub(crate) struct Job {
     pub seed: u64,
 }
 
-/// How a case run ended.
-pub(crate) enum End {
-    /// The child checked the case and reported.
-    Reported(Box<Report>),
+/// How a case run ended, with what the child wrote (`T`: a check's `Report`, a service run's
+/// row).
+pub(crate) enum End<T> {
+    /// The child ran the case and reported.
+    Reported(Box<T>),
     /// The child crashed, hung or reported nothing: no verdict.
     Failed(String),
 }
 
 /// A finished case run.
-pub(crate) struct Finished {
+pub(crate) struct Finished<T> {
     /// How it ended.
-    pub end: End,
+    pub end: End<T>,
     /// Wall time of the child process, start to exit.
     pub millis: u64,
 }
@@ -65,16 +67,18 @@ impl Drop for Scratch {
     }
 }
 
-/// Runs every job in a child process of `exe`, at most `parallel` at once, each killed after
-/// `timeout`. `progress` is called as each one finishes (with its index). Results are in the
-/// order of `jobs`. An error only when the scratch directory cannot be made.
-pub(crate) fn run_all(
+/// Runs every job as `exe COMMAND CASE --seed N --out FILE`, at most `parallel` at once, each
+/// killed after `timeout`, and reads the JSON `T` each leaves in its `--out` file. `progress` is
+/// called as each one finishes (with its index). Results are in the order of `jobs`. An error
+/// only when the scratch directory cannot be made.
+pub(crate) fn run_all<T: DeserializeOwned>(
     exe: &Path,
+    command: &str,
     jobs: &[Job],
     parallel: usize,
     timeout: Duration,
-    mut progress: impl FnMut(usize, &Finished),
-) -> Result<Vec<Finished>, crate::CliError> {
+    mut progress: impl FnMut(usize, &Finished<T>),
+) -> Result<Vec<Finished<T>>, crate::CliError> {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -87,12 +91,12 @@ pub(crate) fn run_all(
     })?;
 
     let (done, exits) = mpsc::channel::<(usize, io::Result<ExitStatus>)>();
-    let mut results: Vec<Option<Finished>> = jobs.iter().map(|_| None).collect();
+    let mut results: Vec<Option<Finished<T>>> = jobs.iter().map(|_| None).collect();
     let mut running: HashMap<usize, Running> = HashMap::new();
     let mut next = 0;
     loop {
         while running.len() < parallel.max(1) && next < jobs.len() {
-            match start(exe, &scratch.0, next, &jobs[next], &done) {
+            match start(exe, command, &scratch.0, next, &jobs[next], &done) {
                 Ok(child) => {
                     let started = Instant::now();
                     running.insert(
@@ -169,13 +173,14 @@ fn file(dir: &Path, index: usize, extension: &str) -> PathBuf {
 /// Starts job `index` and the thread that waits for it.
 fn start(
     exe: &Path,
+    command: &str,
     dir: &Path,
     index: usize,
     job: &Job,
     done: &Sender<(usize, io::Result<ExitStatus>)>,
 ) -> io::Result<Arc<Mutex<Child>>> {
     let child = Command::new(exe)
-        .arg(CASE_COMMAND)
+        .arg(command)
         .arg(job.case.name)
         .arg("--seed")
         .arg(job.seed.to_string())
@@ -226,13 +231,13 @@ fn wait_for_exit(pid: u32) {
 fn wait_for_exit(_pid: u32) {}
 
 /// Reads what a child left: its report, or why there is none.
-fn finish(
+fn finish<T: DeserializeOwned>(
     dir: &Path,
     index: usize,
     run: Running,
     status: io::Result<ExitStatus>,
     timeout: Duration,
-) -> Finished {
+) -> Finished<T> {
     let millis = run.started.elapsed().as_millis().min(u128::from(u64::MAX)) as u64;
     let failed = |what: String| {
         let stderr = std::fs::read_to_string(file(dir, index, "err")).unwrap_or_default();
@@ -261,7 +266,7 @@ fn finish(
     let path = file(dir, index, "json");
     match std::fs::read(&path)
         .map_err(|e| e.to_string())
-        .and_then(|bytes| serde_json::from_slice::<Report>(&bytes).map_err(|e| e.to_string()))
+        .and_then(|bytes| serde_json::from_slice::<T>(&bytes).map_err(|e| e.to_string()))
     {
         Ok(report) => Finished {
             end: End::Reported(Box::new(report)),
