@@ -76,7 +76,7 @@ pub struct ServiceRow {
     /// The trial (0-based; also the seed).
     pub trial: u64,
     /// The leak rate the pace aimed at, bytes per minute (lower when the case leaks so little
-    /// per call that [`MAX_CALLS_PER_SEC`] capped it).
+    /// per call that the cap of 20,000 calls a second held it back).
     pub leak_bytes_per_min: f64,
     /// What one call of the leaky body leaked, measured before the service started.
     pub bytes_per_call: f64,

@@ -33,7 +33,7 @@ pub struct AllocationProfile {
     pub allocations: u64,
     /// Bytes those allocations asked for.
     pub bytes: u64,
-    /// Call sites, most allocations first: the [`SITES_KEPT`] largest by allocations and any of
+    /// Call sites, most allocations first: the 10 largest by allocations and any of
     /// the largest by bytes not among them.
     pub sites: Vec<ProfileSite>,
     /// Allocations made at sites not listed (smaller ones, and stacks not resolved).
