@@ -15,7 +15,7 @@
 //! both rates, and fails the command.
 
 use crate::{BadValue, CliError, LeakcheckExitCode};
-use catalogue::{Kind, Params};
+use catalogue::{Case, Kind, Params};
 use children::{End, Finished, Job};
 use leakcheck::{Finding, Report, Resource, Verdict};
 use serde::{Deserialize, Serialize};
@@ -420,6 +420,19 @@ pub fn median_max(values: &[usize]) -> Option<(String, usize)> {
     Some((median, max))
 }
 
+/// A job per case and trial, trial by trial; trial T's seed is T.
+fn jobs<'a>(cases: impl IntoIterator<Item = &'a Case> + Clone, trials: u64) -> Vec<Job> {
+    (0..trials)
+        .flat_map(|trial| {
+            cases.clone().into_iter().map(move |case| Job {
+                case: case.clone(),
+                trial,
+                seed: trial,
+            })
+        })
+        .collect()
+}
+
 /// Runs the selected cases for every trial and reports; the exit code says whether the targets
 /// were met.
 pub fn run(args: &SimulateArgs) -> Result<i32, CliError> {
@@ -440,15 +453,7 @@ pub fn run(args: &SimulateArgs) -> Result<i32, CliError> {
                 .join(", "),
         });
     }
-    let jobs: Vec<Job> = (0..args.trials)
-        .flat_map(|trial| {
-            cases.iter().map(move |case| Job {
-                case: case.clone(),
-                trial,
-                seed: trial,
-            })
-        })
-        .collect();
+    let jobs = jobs(&cases, args.trials);
     let parallel = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, usize::from),
         |n| n as usize,

@@ -57,11 +57,9 @@ impl Symbols {
         if self.frames.len() >= SYMBOLS_CAPACITY && !self.frames.contains_key(&ip) {
             self.frames.clear();
         }
-        self.frames.entry(ip).or_insert_with(|| {
-            let mut frames = symbols::resolve(&[ip]);
-            frames.retain(|f| !(f.file.is_none() && f.function.starts_with("0x")));
-            pprof::without_inlined_allocation_path(frames)
-        })
+        self.frames
+            .entry(ip)
+            .or_insert_with(|| pprof::location_frames(symbols::resolve(&[ip])))
     }
 
     /// `stack` without its innermost allocation-path frames (the whole stack when every

@@ -471,13 +471,6 @@ pub(crate) fn measure_on(
         let unnamed = TestId::default();
         let id = test.as_ref().unwrap_or(&unnamed);
         let mut profile = attribute::profile::profile(&traced, id);
-        if config.max_allocs_per_iter.is_none() {
-            let measured = samples.get(1..).unwrap_or_default();
-            let mean = measured.iter().map(|s| s.allocations as f64).sum::<f64>()
-                / measured.len().max(1) as f64;
-            profile.suggested_max_allocs_per_iter =
-                Some(attribute::profile::suggested_budget(mean));
-        }
         let stacks = &traced.allocated;
         // The pprof file is written here, in the process whose addresses the stacks are.
         if config.records && test.is_some() {
@@ -517,6 +510,15 @@ pub(crate) fn measure_on(
         .map(|(_, verdict)| verdict)
         .max()
         .unwrap_or_default();
+    let allocs_per_iter = report.allocations_per_iteration();
+    if let Some(profile) = report
+        .profile
+        .as_mut()
+        .filter(|_| config.max_allocs_per_iter.is_none())
+    {
+        profile.suggested_max_allocs_per_iter =
+            Some(attribute::profile::suggested_budget(allocs_per_iter));
+    }
     report.over_budget = BudgetBreach::check(
         config.max_allocs_per_iter,
         config.max_bytes_per_iter,

@@ -14,7 +14,7 @@
 //! instead of 512 KiB, so that a window holds as many samples of the leak as at the defaults.
 //! Times are reported in real seconds and in windows (× 60 s at the default window).
 
-use super::catalogue::{self, Case, Kind};
+use super::catalogue::{self, Case, Kind, SplitMix};
 use super::children::{self, End, Finished, Job};
 use super::{CaseArgs, Format, SimulateArgs};
 use crate::{CliError, LeakcheckExitCode};
@@ -101,6 +101,24 @@ pub struct ServiceRow {
 }
 
 impl ServiceRow {
+    /// A run of `case` in trial `trial` with nothing measured yet.
+    fn new(case: &Case, trial: u64) -> ServiceRow {
+        ServiceRow {
+            case: case.name.to_owned(),
+            kind: case.kind,
+            trial,
+            leak_bytes_per_min: 0.0,
+            bytes_per_call: 0.0,
+            rank: None,
+            named: Vec::new(),
+            seconds_to_named: None,
+            seconds_to_leaking: None,
+            alerts_before_leak: 0,
+            error: None,
+            millis: 0,
+        }
+    }
+
     /// `first`, `ranked N`, `not named` or `error`.
     pub fn outcome(&self) -> String {
         match (&self.error, self.rank) {
@@ -144,29 +162,8 @@ pub fn run_one(args: &CaseArgs) -> Result<i32, CliError> {
     Ok(LeakcheckExitCode::OK)
 }
 
-/// A uniform draw in [0, 1) from `seed` (splitmix64).
-fn uniform(seed: u64) -> f64 {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    (z ^ (z >> 31)) as f64 / (u64::MAX as f64 + 1.0)
-}
-
 fn service_run(case: &Case, seed: u64) -> ServiceRow {
-    let mut row = ServiceRow {
-        case: case.name.to_owned(),
-        kind: case.kind,
-        trial: seed,
-        leak_bytes_per_min: 0.0,
-        bytes_per_call: 0.0,
-        rank: None,
-        named: Vec::new(),
-        seconds_to_named: None,
-        seconds_to_leaking: None,
-        alerts_before_leak: 0,
-        error: None,
-        millis: 0,
-    };
+    let mut row = ServiceRow::new(case, seed);
     let params = case.params(seed);
     let mut leaky = case.body(&params);
 
@@ -185,7 +182,7 @@ fn service_run(case: &Case, seed: u64) -> ServiceRow {
     }
     row.bytes_per_call = leaked as f64 / f64::from(CALIBRATION_CALLS);
     let (low, high) = MIB_PER_MIN;
-    let target = (low + (high - low) * uniform(seed)) * 1024.0 * 1024.0 / 60.0;
+    let target = (low + (high - low) * SplitMix(seed).unit()) * 1024.0 * 1024.0 / 60.0;
     let calls_per_sec = (target / row.bytes_per_call).min(MAX_CALLS_PER_SEC);
     row.leak_bytes_per_min = calls_per_sec * row.bytes_per_call * 60.0;
 
@@ -472,15 +469,7 @@ pub fn run(args: &SimulateArgs, cases: &[Case], parallel: usize) -> Result<i32, 
                     .to_owned(),
         });
     }
-    let jobs: Vec<Job> = (0..args.trials)
-        .flat_map(|trial| {
-            cases.iter().map(move |case| Job {
-                case: (*case).clone(),
-                trial,
-                seed: trial,
-            })
-        })
-        .collect();
+    let jobs: Vec<Job> = super::jobs(cases.iter().copied(), args.trials);
     let exe = std::env::current_exe().map_err(CliError::CurrentExe)?;
     eprintln!(
         "leakcheck: {} service runs ({} heap leaks × {} trial(s)), {parallel} at a time, each \
@@ -507,18 +496,9 @@ pub fn run(args: &SimulateArgs, cases: &[Case], parallel: usize) -> Result<i32, 
                 ..*row
             },
             End::Failed(why) => ServiceRow {
-                case: job.case.name.to_owned(),
-                kind: job.case.kind,
-                trial: job.trial,
-                leak_bytes_per_min: 0.0,
-                bytes_per_call: 0.0,
-                rank: None,
-                named: Vec::new(),
-                seconds_to_named: None,
-                seconds_to_leaking: None,
-                alerts_before_leak: 0,
                 error: Some(why),
                 millis: finished.millis,
+                ..ServiceRow::new(&job.case, job.trial)
             },
         })
         .collect();
@@ -548,17 +528,10 @@ mod tests {
     fn row(case: &str, rank: Option<usize>, seconds: Option<f64>) -> ServiceRow {
         ServiceRow {
             case: case.to_owned(),
-            kind: Kind::Maps,
-            trial: 0,
-            leak_bytes_per_min: 1.0,
-            bytes_per_call: 1.0,
             rank,
             named: vec!["x::other".to_owned()],
             seconds_to_named: seconds,
-            seconds_to_leaking: None,
-            alerts_before_leak: 0,
-            error: None,
-            millis: 0,
+            ..ServiceRow::new(&catalogue::find("map_only_grows").unwrap(), 0)
         }
     }
 

@@ -162,7 +162,7 @@ impl ProfileBuilder {
 /// placeholder it gives an address that resolves to nothing.
 fn symbolize(ip: usize) -> Vec<Frame> {
     let mut frames = crate::symbols::resolve(&[ip]);
-    frames.retain(|f| !(f.file.is_none() && f.function.starts_with("0x")));
+    super::drop_placeholders(&mut frames);
     frames
 }
 

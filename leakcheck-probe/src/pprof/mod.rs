@@ -89,10 +89,14 @@ pub fn allocation_path_len(
         .unwrap_or(0)
 }
 
-/// The frames of an address without its innermost inlined frames on the allocation path
-/// (`Box::new` inlined into the function that called it), so that the allocating function is
-/// the leaf; unchanged when every frame is on the path.
-pub fn without_inlined_allocation_path(mut frames: Vec<Frame>) -> Vec<Frame> {
+/// What a profile's location shows of one address, from what [`symbols::resolve`] gave for it:
+/// nothing when it did not resolve (the location stays unsymbolized), and without its innermost
+/// inlined frames on the allocation path (`Box::new` inlined into the function that called it),
+/// so that the allocating function is the leaf.
+///
+/// [`symbols::resolve`]: crate::symbols::resolve
+pub fn location_frames(mut frames: Vec<Frame>) -> Vec<Frame> {
+    drop_placeholders(&mut frames);
     let path = frames
         .iter()
         .take_while(|f| crate::symbols::is_allocation_path(f))
@@ -101,6 +105,12 @@ pub fn without_inlined_allocation_path(mut frames: Vec<Frame>) -> Vec<Frame> {
         frames.drain(..path);
     }
     frames
+}
+
+/// Drops the `0x…` placeholder [`crate::symbols::resolve`] gives an address that resolves to
+/// nothing, so that its location stays unsymbolized rather than named after a number.
+pub(crate) fn drop_placeholders(frames: &mut Vec<Frame>) {
+    frames.retain(|f| !(f.file.is_none() && f.function.starts_with("0x")));
 }
 
 /// The names of Go's four heap sample types, in Go's order; [`heap_sample_types`] has the units.

@@ -258,11 +258,7 @@ pub(crate) fn pprof(stacks: &[Allocated], test: &TestId) -> Vec<u8> {
     let mut frames_of = |ip: usize| -> Vec<Frame> {
         cache
             .entry(ip)
-            .or_insert_with(|| {
-                let mut frames = symbols::resolve(&[ip]);
-                frames.retain(|f| !(f.file.is_none() && f.function.starts_with("0x")));
-                pprof::without_inlined_allocation_path(frames)
-            })
+            .or_insert_with(|| pprof::location_frames(symbols::resolve(&[ip])))
             .clone()
     };
     let mut builder = ProfileBuilder::new(vec![

@@ -321,9 +321,14 @@ pub fn find(name: &str) -> Option<Case> {
 }
 
 /// SplitMix64: small, seedable, and good enough to spread parameters.
-struct SplitMix(u64);
+pub(crate) struct SplitMix(pub(crate) u64);
 
 impl SplitMix {
+    /// A uniform draw in [0, 1).
+    pub(crate) fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -352,8 +357,7 @@ impl SplitMix {
             return lo;
         }
         let (a, b) = ((lo.max(1) as f64).ln(), ((hi + 1) as f64).ln());
-        let unit = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        ((a + (b - a) * unit).exp() as usize).clamp(lo, hi)
+        ((a + (b - a) * self.unit()).exp() as usize).clamp(lo, hi)
     }
 }
 
